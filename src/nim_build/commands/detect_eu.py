@@ -1,0 +1,76 @@
+"""`nim-build detect-eu`: which models answer HTTP 451 from here (run it from the EU)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from nim_build.errors import NimBuildError
+from nim_build.progress import StepTimes
+from nim_build.steps.eu import probe_eu, render_eu_list
+from nim_build.steps.validate import ValidationFailed, validate_eu_list_text
+from nim_build.steps.write import write_atomically
+
+from ._source import (
+    add_source_arguments,
+    check_key_and_list,
+    default_path,
+    failure_list,
+    open_source,
+    request_summary,
+)
+
+log = logging.getLogger("nim_build")
+EU_LIST_NAME = "nim_eu_restricted.json"
+
+
+class ProbeFailed(NimBuildError):
+    """Some models could not be probed: an incomplete EU list is worse than none."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help=f"where to write the EU list (default: generated/{EU_LIST_NAME})",
+    )
+    add_source_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    output = default_path(args, args.output, EU_LIST_NAME)
+    times = StepTimes()
+    with open_source(args) as source:
+        catalog = check_key_and_list(source, times)
+        with times.step("probe"):
+            result = probe_eu(source, catalog.resources, concurrency=args.concurrency)
+        requests_made = request_summary(source)
+    log.info(
+        "detect-eu: %d accessible, %d restricted, %d failed",
+        result.accessible,
+        len(result.restricted),
+        len(result.failures),
+    )
+    if result.failures:
+        raise ProbeFailed(
+            f"{len(result.failures)} model(s) could not be probed, {output} not written: "
+            + failure_list(result.failures)
+        )
+    text = render_eu_list(result.restricted)
+    problems = validate_eu_list_text(text, str(output))
+    if problems:
+        raise ValidationFailed(problems)
+    with times.step("write"):
+        written = write_atomically(output, text)
+    state = "wrote" if written else "unchanged:"
+    log.info(
+        "%s %s (%d restricted); %s; %s",
+        state,
+        output,
+        len(result.restricted),
+        requests_made,
+        times.summary(),
+    )
+    return 0

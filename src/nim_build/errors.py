@@ -1,0 +1,22 @@
+"""The error family: every expected failure is a NimBuildError with a one-line message.
+
+The CLI maps these to exit code 1 and prints the message; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class NimBuildError(Exception):
+    """Base of every expected failure; `str(error)` is the one-line cause."""
+
+
+class UsageError(NimBuildError):
+    """Bad command-line input (exit code 2)."""
+
+
+class InputFileError(NimBuildError):
+    """A file named on the command line is missing or unreadable or malformed."""
+
+
+class OutputError(NimBuildError):
+    """An output could not be written; the previous file is left untouched."""

@@ -1,0 +1,50 @@
+"""GitHub Actions integration: step outputs, the job summary, annotations.
+
+Active only inside Actions (the runner sets GITHUB_ACTIONS=true); elsewhere every call is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def in_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape(text: str) -> str:
+    # Workflow-command escaping: a newline in API text must not start a new command.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotate(level: str, message: str) -> None:
+    """`::error::` / `::warning::` line on stdout, where the runner reads commands."""
+    if in_actions():
+        print(f"::{level}::{_escape(message)}", flush=True)
+
+
+def _append(variable: str, text: str) -> None:
+    target = os.environ.get(variable)
+    if target:
+        with Path(target).open("a", encoding="utf-8") as stream:
+            stream.write(text)
+
+
+def set_outputs(values: Mapping[str, str]) -> None:
+    """Append `name=value` lines to $GITHUB_OUTPUT (multi-line values use a delimiter)."""
+    lines = []
+    for name, value in values.items():
+        if "\n" in value:
+            delimiter = f"EOF_{uuid.uuid4().hex}"
+            lines.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        else:
+            lines.append(f"{name}={value}\n")
+    _append("GITHUB_OUTPUT", "".join(lines))
+
+
+def append_summary(markdown: str) -> None:
+    """Add the report to the job's summary page ($GITHUB_STEP_SUMMARY)."""
+    _append("GITHUB_STEP_SUMMARY", markdown.rstrip("\n") + "\n")

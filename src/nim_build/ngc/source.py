@@ -1,0 +1,54 @@
+"""The interface every NGC source implements."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One final answer: HTTP status and decoded JSON body (None when empty)."""
+
+    status: int
+    body: Any = None
+
+
+@dataclass
+class SourceStats:
+    """Request and retry counters; shared by worker threads, hence the lock."""
+
+    requests: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+
+class NgcSource(Protocol):
+    """Where NGC answers come from. Methods are safe to call from several threads."""
+
+    stats: SourceStats
+
+    def check_key(self) -> Answer:
+        """`POST /v3/keys/get-caller-info`: status only; the body holds personal data."""
+        ...
+
+    def catalog_page(self, page: int, page_size: int) -> Answer:
+        """One page of the NIM catalog search."""
+        ...
+
+    def repository(self, resource_id: str) -> Answer:
+        """Metadata of one container repository, `resource_id` = `org/team/repo`."""
+        ...
+
+    def close(self) -> None:
+        """Release connections, flush recordings."""
+        ...

@@ -1,0 +1,1 @@
+"""Pipeline steps, one module each: catalog → eu / metadata → validate → diff → write."""
