@@ -1,0 +1,142 @@
+"""Benchmark `nim-build generate` against the fake NGC with per-request latency.
+
+Runs everything as separate processes (fake server, nim-build, the bash reference), so wall
+time includes process start, and peak RSS is the nim-build process's own (wait4).
+
+    python benchmarks/bench_generate.py            # full set: 186 / 1,000 / 5,000 models
+    python benchmarks/bench_generate.py --quick    # 186 models only
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "nvapi-test-key-0123456789"
+LATENCY = 0.050
+EU_LIST = ROOT / "src/nim_build/data/demo-eu-restricted.json"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    label: str
+    models: int
+    concurrency: int
+    seconds: float
+    peak_rss_mb: float
+
+
+def start_fake_ngc(models: int, latency: float) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "tests.fake_ngc", "--models", str(models)]
+    command += ["--latency", str(latency), "--port", "0"]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    url = server.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1"):
+        server.kill()
+        raise SystemExit(f"fake NGC did not start: {url!r}")
+    return server, url
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        assert child.stderr is not None
+        raise SystemExit(f"{command[:3]} failed:\n{child.stderr.read().decode()}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def nim_build(url: str, output: Path, concurrency: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "nim_build",
+        "generate",
+        "-q",
+        "--api-url",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--output",
+        str(output),
+        "--eu-restricted",
+        str(ROOT / "src/nim_build/data/demo-eu-restricted.json"),
+    ]
+
+
+def floor_seconds(models: int, concurrency: int, latency: float, startup: float) -> float:
+    requests_in_sequence = 1 + math.ceil(models / 1000) + math.ceil(models / concurrency)
+    return requests_in_sequence * latency + startup
+
+
+def measure(models: int, runs: list[tuple[str, int]], repeat: int) -> list[Measurement]:
+    server, url = start_fake_ngc(models, LATENCY)
+    env = {**os.environ, "NGC_API_KEY": KEY}
+    results = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for label, concurrency in runs:
+                output = Path(folder) / f"{label}-{concurrency}.yaml"
+                if label == "bash+curl+jq":
+                    script = str(ROOT / "benchmarks/reference_sequential.sh")
+                    command = ["bash", script, url, KEY, str(output), str(EU_LIST)]
+                else:
+                    command = nim_build(url, output, concurrency)
+                best = min((timed(command, env) for _ in range(repeat)), key=lambda r: r[0])
+                results.append(Measurement(label, models, concurrency, *best))
+    finally:
+        server.terminate()
+        server.wait()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="186 models only")
+    args = parser.parse_args()
+    startup, _ = min(
+        timed([sys.executable, "-m", "nim_build", "--help"], dict(os.environ)) for _ in range(3)
+    )
+    runs186 = [("nim-build", 16), ("nim-build", 1), ("nim-build", 32), ("nim-build", 64)]
+    if shutil.which("curl") and shutil.which("jq"):
+        runs186.append(("bash+curl+jq", 1))
+    results = measure(186, runs186, repeat=3)
+    if not args.quick:
+        results += measure(1000, [("nim-build", 16)], repeat=1)
+        results += measure(5000, [("nim-build", 16)], repeat=1)
+
+    print(f"fake NGC latency {LATENCY * 1000:.0f} ms/request; process start {startup:.2f} s")
+    print("| run | models | concurrency | wall (s) | floor (s) | wall / floor | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for m in results:
+        floor = floor_seconds(m.models, m.concurrency, LATENCY, startup)
+        print(
+            f"| {m.label} | {m.models} | {m.concurrency} | {m.seconds:.2f} | {floor:.2f} | "
+            f"{m.seconds / floor:.2f}x | {m.peak_rss_mb:.0f} |"
+        )
+    by_label = {(m.label, m.models, m.concurrency): m.seconds for m in results}
+    fast = by_label[("nim-build", 186, 16)]
+    print(
+        f"\nspeed-up at 186 models: {by_label[('nim-build', 186, 1)] / fast:.1f}x vs concurrency 1",
+        end="",
+    )
+    if ("bash+curl+jq", 186, 1) in by_label:
+        print(f", {by_label[('bash+curl+jq', 186, 1)] / fast:.1f}x vs bash+curl+jq", end="")
+    print()
+
+
+if __name__ == "__main__":
+    main()

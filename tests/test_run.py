@@ -1,0 +1,155 @@
+"""`nim-build run`: diff against the current file, removal guard, report, GitHub outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import API_KEY, CliResult, read_entries, snapshot_of
+from tests.fake_ngc import FakeModel, FakeNgc, default_models, synthetic_models
+
+Run = Callable[..., CliResult]
+OUTPUT = Path("generated/nim-models-data.yaml")
+REPORT = Path("generated/nim-models-data.report.md")
+
+
+def run(run_cli: Run, fake: FakeNgc, *extra: str) -> CliResult:
+    return run_cli("run", "--api-url", fake.url, API_KEY, *extra)
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return dict(pairs)
+
+
+@pytest.fixture
+def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Pretend to run inside GitHub Actions: outputs and summary files."""
+    outputs, summary = workdir / "github_output", workdir / "step_summary"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return outputs, summary
+
+
+def test_first_run_writes_configmap_and_report(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    result = run(run_cli, fake_ngc)
+    assert result.code == 0, result.err
+    pullable = [m for m in fake_ngc.models if m.pullable]
+    assert sorted(read_entries(OUTPUT)) == sorted(m.repo for m in pullable)
+    report = REPORT.read_text(encoding="utf-8")
+    assert f"{len(pullable)} added" in report
+    assert result.out == ""  # outside Actions nothing goes to stdout
+
+
+def test_unchanged_run_does_not_rewrite(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
+    assert run(run_cli, fake_ngc).code == 0
+    before = snapshot_of(OUTPUT)
+    result = run(run_cli, fake_ngc)
+    assert result.code == 0, result.err
+    assert snapshot_of(OUTPUT) == before
+    assert "No changes" in REPORT.read_text(encoding="utf-8")
+
+
+def test_field_change_reported(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
+    assert run(run_cli, fake_ngc).code == 0
+    fake_ngc.model("bge-large-zh-v1-5").tags.append("1.6.0")
+    assert run(run_cli, fake_ngc, "--report", "report.md").code == 0
+    report = (workdir / "report.md").read_text(encoding="utf-8")
+    assert "bge-large-zh-v1-5" in report
+    assert "1.6.0" in report
+    assert "1.6.0" in read_entries(OUTPUT)["bge-large-zh-v1-5"]["tags"]
+
+
+def test_removal_guard_refuses_mass_deletion(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    models = synthetic_models(20)
+    fake = make_fake_ngc(models)
+    assert run(run_cli, fake).code == 0
+    before = snapshot_of(OUTPUT)
+    fake.set_models(models[:12])  # a partial catalog answer: 8 models gone
+
+    result = run(run_cli, fake)
+
+    assert result.code == 1
+    assert "8 models would be removed" in result.error
+    assert "--max-removals 5" in result.error
+    for gone in models[12:]:
+        assert gone.repo in result.error
+    assert snapshot_of(OUTPUT) == before
+    assert "Not written" in REPORT.read_text(encoding="utf-8")
+
+
+def test_removal_guard_allows_within_limit(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    models = synthetic_models(20)
+    fake = make_fake_ngc(models)
+    assert run(run_cli, fake).code == 0
+    fake.set_models(models[:12])
+    assert run(run_cli, fake, "--max-removals", "8").code == 0
+    assert len(read_entries(OUTPUT)) == 12
+
+
+def test_github_outputs_and_summary(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    outputs, summary = actions
+    assert run(run_cli, fake_ngc).code == 0
+    added = sum(1 for m in fake_ngc.models if m.pullable)
+    assert github_outputs(outputs) == {
+        "changed": "true",
+        "added": str(added),
+        "removed": "0",
+        "changed-models": "0",
+    }
+    assert summary.read_text(encoding="utf-8") == REPORT.read_text(encoding="utf-8")
+
+    outputs.unlink()
+    assert run(run_cli, fake_ngc).code == 0
+    assert github_outputs(outputs)["changed"] == "false"
+
+
+def test_github_annotations(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    fake = make_fake_ngc(default_models())
+    assert run(run_cli, fake).code == 0
+    fake.set_models(default_models(eu=True))  # now seen from the EU: 451s are carried over
+
+    result = run(run_cli, fake)
+
+    assert result.code == 0, result.err
+    assert "::warning::llama-4-scout-17b-16e-instruct answered HTTP 451" in result.out
+    assert read_entries(OUTPUT)["llama-4-scout-17b-16e-instruct"]["euRestricted"] is True
+
+    fake.set_models([FakeModel(team="meta", repo="only-one")])
+    result = run(run_cli, fake)
+    assert result.code == 1
+    assert result.out.startswith("::error::refusing to write")
+    assert github_outputs(actions[0])["changed"] == "false"
+
+
+def test_broken_current_file_fails_untouched(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    OUTPUT.parent.mkdir()
+    OUTPUT.write_text("kind: ConfigMap\ndata:\n  a: 1\n  a: 2\n", encoding="utf-8")
+    before = snapshot_of(OUTPUT)
+    result = run(run_cli, fake_ngc)
+    assert result.code == 1
+    assert str(OUTPUT) in result.error
+    assert snapshot_of(OUTPUT) == before
+    assert fake_ngc.request_count == 0  # the broken file is found before any request
+
+
+def test_demo(run_cli: Run, workdir: Path) -> None:
+    result = run_cli("run", "--demo")
+    assert result.code == 0, result.err
+    assert len(read_entries(Path("generated/demo/nim-models-data.yaml"))) == 12
+    assert Path("generated/demo/nim-models-data.report.md").is_file()
