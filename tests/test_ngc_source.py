@@ -1,0 +1,297 @@
+"""LiveSource against the fake NGC: request shapes, retries, timeouts, what is never retried."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+
+from nim_build.ngc import KeyRefused, LiveSource, NgcError, RequestFailed, RetryPolicy, load_api_key
+from tests.conftest import API_KEY, UNROUTABLE_URL
+from tests.fake_ngc import CATALOG_PATH, KEY_PATH, FakeModel, FakeNgc, Fault, metadata_body
+
+# Quick retries: the backoff is a few milliseconds, so only Retry-After and timeouts take time.
+FAST = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.02, read_timeout=5.0)
+LLAMA = "nim/meta/llama-3.1-8b-instruct"
+
+
+@pytest.fixture
+def make_source() -> Iterator[Callable[..., LiveSource]]:
+    sources: list[LiveSource] = []
+
+    def make(fake: FakeNgc, key: str = API_KEY, policy: RetryPolicy = FAST) -> LiveSource:
+        source = LiveSource(fake.url, key, concurrency=4, policy=policy)
+        sources.append(source)
+        return source
+
+    yield make
+    for source in sources:
+        source.close()
+
+
+# --------------------------------------------------------------------------- request shapes
+
+
+def test_key_check_sends_the_key_as_bearer_and_form(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    assert make_source(fake_ngc).check_key().status == 200
+    [request] = fake_ngc.requests
+    assert (request.method, request.path) == ("POST", KEY_PATH)
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body.decode()) == {"credentials": [API_KEY]}
+
+
+def test_refused_key_is_an_answer_not_a_retry(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    source = make_source(fake_ngc, key="nvapi-not-a-known-key")
+    assert source.check_key().status == 401
+    assert fake_ngc.request_count == 1
+
+
+def test_key_check_keeps_no_personal_data(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    answer = make_source(fake_ngc).check_key()
+    assert "PERSONAL_KEY" not in repr(answer) and "REDACTED" not in repr(answer)
+
+
+def test_catalog_request_shape(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    answer = make_source(fake_ngc).catalog_page(0, 1000)
+    assert answer.status == 200
+    [request] = fake_ngc.requests
+    assert (request.method, request.path) == ("GET", CATALOG_PATH)
+    assert request.catalog_query == {"query": "orgName:nim", "page": 0, "pageSize": 1000}
+
+
+def test_repository_request_shape_and_answer(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    answer = make_source(fake_ngc).repository(LLAMA)
+    assert answer.status == 200
+    assert answer.body == metadata_body(fake_ngc.model(LLAMA))
+    [request] = fake_ngc.requests
+    assert request.path == "/v2/org/nim/team/meta/repos/llama-3.1-8b-instruct"
+    assert request.query == {"resolve-labels": "true"}
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_the_key_is_not_in_the_source_repr(fake_ngc: FakeNgc) -> None:
+    source = LiveSource(fake_ngc.url, API_KEY)
+    try:
+        assert API_KEY not in repr(source) and API_KEY not in str(source)
+    finally:
+        source.close()
+
+
+def test_451_has_an_empty_body(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    fake_ngc.model(LLAMA).status = 451
+    answer = make_source(fake_ngc).repository(LLAMA)
+    assert answer.status == 451
+    assert answer.body is None
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def test_503_burst_recovered(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(503)] * 3)
+    source = make_source(fake_ngc)
+    assert source.repository(LLAMA).status == 200
+    assert len(fake_ngc.requests_for(LLAMA)) == 4
+    assert source.stats.retries == 3
+    assert source.stats.requests == 4
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_5xx_recovered(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource], status: int
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(status)])
+    assert make_source(fake_ngc).repository(LLAMA).status == 200
+    assert len(fake_ngc.requests_for(LLAMA)) == 2
+
+
+def test_429_retry_after_is_honoured(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(429, retry_after=1)])
+    assert make_source(fake_ngc).repository(LLAMA).status == 200
+    first, second = fake_ngc.requests_for(LLAMA)
+    assert first.status == 429
+    assert second.time - first.time >= 0.95
+
+
+def test_429_retry_after_http_date_is_honoured(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    from email.utils import formatdate
+
+    fake_ngc.fail(LLAMA, [Fault.http(429, retry_after=formatdate(time.time() + 2, usegmt=True))])
+    assert make_source(fake_ngc).repository(LLAMA).status == 200
+    first, second = fake_ngc.requests_for(LLAMA)
+    assert second.time - first.time >= 0.5  # HTTP dates have whole-second resolution
+
+
+def test_retry_after_is_capped(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(429, retry_after=3600)])
+    policy = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.02, retry_after_cap=0.3)
+    started = time.monotonic()
+    assert make_source(fake_ngc, policy=policy).repository(LLAMA).status == 200
+    assert time.monotonic() - started < 3
+    first, second = fake_ngc.requests_for(LLAMA)
+    assert second.time - first.time >= 0.25
+
+
+def test_backoff_is_capped(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(503)] * 3)
+    policy = RetryPolicy(attempts=4, backoff_base=100.0, backoff_max=0.1)
+    started = time.monotonic()
+    assert make_source(fake_ngc, policy=policy).repository(LLAMA).status == 200
+    assert time.monotonic() - started < 2
+
+
+def test_backoff_waits_between_attempts(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    """Full jitter may pick 0 for one wait, but not for three of them in a row."""
+    fake_ngc.fail(LLAMA, [Fault.http(503)] * 3)
+    policy = RetryPolicy(attempts=4, backoff_base=0.1, backoff_max=0.4)
+    assert make_source(fake_ngc, policy=policy).repository(LLAMA).status == 200
+    times = [r.time for r in fake_ngc.requests_for(LLAMA)]
+    assert times[-1] - times[0] > 0.02
+
+
+def test_dropped_connections_recovered(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault.dropped(), Fault.dropped()])
+    source = make_source(fake_ngc)
+    assert source.repository(LLAMA).status == 200
+    assert len(fake_ngc.requests_for(LLAMA)) == 3
+    assert source.stats.retries == 2
+
+
+def test_read_timeout_recovered(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    fake_ngc.fail(LLAMA, [Fault.slow(2.0)])
+    policy = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.02, read_timeout=0.3)
+    started = time.monotonic()
+    assert make_source(fake_ngc, policy=policy).repository(LLAMA).status == 200
+    assert time.monotonic() - started < 1.5
+    assert len(fake_ngc.requests_for(LLAMA)) == 2
+
+
+def test_read_timeout_exhausted(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
+    fake_ngc.fail(LLAMA, [Fault.slow(2.0)] * 2)
+    policy = RetryPolicy(attempts=2, backoff_base=0.01, backoff_max=0.02, read_timeout=0.3)
+    with pytest.raises(RequestFailed, match="timed out") as raised:
+        make_source(fake_ngc, policy=policy).repository(LLAMA)
+    assert LLAMA in str(raised.value)
+    assert len(fake_ngc.requests_for(LLAMA)) == 2
+
+
+def test_5xx_exhausted_names_the_status(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(503)] * 10)
+    with pytest.raises(RequestFailed) as raised:
+        make_source(fake_ngc).repository(LLAMA)
+    message = str(raised.value)
+    assert LLAMA in message and "503" in message
+    assert "\n" not in message
+    assert len(fake_ngc.requests_for(LLAMA)) == FAST.attempts
+
+
+def test_connection_refused_fails_cleanly() -> None:
+    source = LiveSource(UNROUTABLE_URL, API_KEY, policy=RetryPolicy(attempts=2, backoff_base=0.01))
+    try:
+        with pytest.raises(NgcError) as raised:
+            source.check_key()
+    finally:
+        source.close()
+    assert API_KEY not in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 451])
+def test_never_retried(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource], status: int
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault.http(status)] * 5)
+    source = make_source(fake_ngc)
+    assert source.repository(LLAMA).status == status
+    assert len(fake_ngc.requests_for(LLAMA)) == 1
+    assert source.stats.retries == 0
+
+
+def test_unknown_repository_is_a_404_answer(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    assert make_source(fake_ngc).repository("nim/meta/no-such-model").status == 404
+    assert fake_ngc.request_count == 1
+
+
+def test_metadata_needs_a_valid_key(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    assert make_source(fake_ngc, key="nvapi-other").repository(LLAMA).status == 401
+    assert fake_ngc.request_count == 1
+
+
+def test_malformed_json_fails_naming_the_model(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault.malformed_json()] * 10)
+    with pytest.raises(RequestFailed, match="JSON") as raised:
+        make_source(fake_ngc).repository(LLAMA)
+    assert LLAMA in str(raised.value)
+
+
+def test_concurrent_use_is_safe(make_fake_ngc: Callable[..., FakeNgc]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = [FakeModel(team="nvidia", repo=f"model-{i}") for i in range(40)]
+    fake = make_fake_ngc(models, latency=0.01)
+    for model in models[::5]:
+        fake.fail(model, [Fault.http(503), Fault.dropped()])
+    source = LiveSource(fake.url, API_KEY, concurrency=8, policy=FAST)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(source.repository, [m.resource_id for m in models]))
+    finally:
+        source.close()
+    assert [a.body["name"] for a in answers] == [m.repo for m in models]
+    assert source.stats.requests == fake.request_count == 40 + 2 * 8
+    assert source.stats.retries == 16
+
+
+# --------------------------------------------------------------------------- the key
+
+
+@pytest.mark.parametrize(
+    "key", ["0123456789abcdef", "bnZhcGktZmFrZQ==", "nvapi-", "nvapi-has space", "NVAPI-upper"]
+)
+def test_only_personal_keys_are_accepted(key: str) -> None:
+    with pytest.raises(KeyRefused) as raised:
+        load_api_key(key, None)
+    if key != "nvapi-":  # the bare prefix is named in the message, nothing else of a key
+        assert key not in str(raised.value)
+
+
+def test_key_sources_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("nvapi-from-file\n", encoding="utf-8")
+    monkeypatch.setenv("NGC_API_KEY", "nvapi-from-env")
+    assert load_api_key(None, None) == "nvapi-from-env"
+    assert load_api_key(None, key_file) == "nvapi-from-file"
+    assert load_api_key("nvapi-from-argument", key_file) == "nvapi-from-argument"
+    monkeypatch.delenv("NGC_API_KEY")
+    with pytest.raises(KeyRefused):
+        load_api_key(None, None)
+    with pytest.raises(KeyRefused):
+        load_api_key(None, tmp_path / "missing")

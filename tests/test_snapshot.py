@@ -1,0 +1,179 @@
+"""--record, --from-snapshot and --demo: replay without key or network, byte for byte."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nim_build.ngc import (
+    LiveSource,
+    NgcError,
+    RecordingSource,
+    RetryPolicy,
+    SnapshotSource,
+)
+from tests.conftest import API_KEY, CliResult, read_entries
+from tests.fake_ngc import FakeNgc, Fault, default_models, synthetic_models
+
+Run = Callable[..., CliResult]
+LLAMA = "llama-3.1-8b-instruct"
+
+
+def test_record_then_replay_gives_the_same_configmap(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    live = run_cli(
+        "generate",
+        "--api-url",
+        fake_ngc.url,
+        "--output",
+        "live.yaml",
+        "--record",
+        "snap.json",
+        API_KEY,
+    )
+    assert live.code == 0, live.err
+    fake_ngc.stop()  # nothing to talk to any more
+    replay = run_cli("generate", "--from-snapshot", "snap.json", "--output", "replay.yaml")
+    assert replay.code == 0, replay.err
+    assert (workdir / "replay.yaml").read_bytes() == (workdir / "live.yaml").read_bytes()
+
+
+def test_replay_sends_no_request(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
+    args = ("generate", "--api-url", fake_ngc.url, "--output", "out.yaml")
+    assert run_cli(*args, "--record", "snap.json", API_KEY).code == 0
+    fake_ngc.clear_requests()
+    assert run_cli(*args, "--from-snapshot", "snap.json").code == 0
+    assert fake_ngc.request_count == 0
+
+
+def test_snapshot_never_holds_the_key(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
+    result = run_cli("generate", "--api-url", fake_ngc.url, "--record", "snap.json", "-v", API_KEY)
+    assert result.code == 0, result.err
+    raw = (workdir / "snap.json").read_bytes()
+    assert API_KEY.encode() not in raw
+    assert b"nvapi-" not in raw
+    assert API_KEY not in result.out + result.err
+    json.loads(raw)  # a JSON file
+
+
+def test_recording_keeps_final_answers_after_retries(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc(synthetic_models(30, seed=31))
+    for model in fake.models[:5]:
+        fake.fail(model, [Fault.http(503), Fault.dropped()])
+    args = ("generate", "--api-url", fake.url)
+    assert run_cli(*args, "--output", "live.yaml", "--record", "snap.json", API_KEY).code == 0
+    assert run_cli(*args, "--output", "replay.yaml", "--from-snapshot", "snap.json").code == 0
+    assert (workdir / "replay.yaml").read_bytes() == (workdir / "live.yaml").read_bytes()
+
+
+def test_record_then_replay_detect_eu(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc(default_models(eu=True))
+    live = run_cli(
+        "detect-eu",
+        "--api-url",
+        fake.url,
+        "--output",
+        "live.json",
+        "--record",
+        "snap.json",
+        API_KEY,
+    )
+    assert live.code == 0, live.err
+    fake.stop()
+    replay = run_cli("detect-eu", "--from-snapshot", "snap.json", "--output", "replay.json")
+    assert replay.code == 0, replay.err
+    assert (workdir / "replay.json").read_bytes() == (workdir / "live.json").read_bytes()
+    assert len(json.loads((workdir / "replay.json").read_text(encoding="utf-8"))) == 4
+
+
+def test_replay_without_an_answer_names_it(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
+    args = ("generate", "--api-url", fake_ngc.url, "--record", "snap.json", API_KEY)
+    assert run_cli(*args).code == 0
+    document = json.loads((workdir / "snap.json").read_text(encoding="utf-8"))
+    missing = next(key for key in document["repositories"] if key.endswith(LLAMA))
+    del document["repositories"][missing]
+    (workdir / "snap.json").write_text(json.dumps(document), encoding="utf-8")
+    before = (workdir / "generated/nim-models-data.yaml").read_bytes()
+    result = run_cli("generate", "--from-snapshot", "snap.json")
+    assert result.code == 1
+    assert "nim/meta/llama-3.1-8b-instruct" in result.error
+    assert (workdir / "generated/nim-models-data.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [None, "{not json", "[]", '{"format": "other"}'])
+def test_bad_snapshot_is_a_one_line_error(run_cli: Run, workdir: Path, content: str | None) -> None:
+    if content is not None:
+        (workdir / "snap.json").write_text(content, encoding="utf-8")
+    result = run_cli("generate", "--from-snapshot", "snap.json")
+    assert result.code == 1
+    assert "snap.json" in result.error
+    assert "Traceback" not in result.err
+    assert not (workdir / "generated").exists()
+
+
+def test_library_record_and_replay(fake_ngc: FakeNgc, tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    live = LiveSource(fake_ngc.url, API_KEY, policy=RetryPolicy(attempts=2, backoff_base=0.01))
+    fake_ngc.model(LLAMA).status = 451
+    recorder = RecordingSource(live, path)
+    recorded = [
+        recorder.check_key(),
+        recorder.catalog_page(0, 1000),
+        recorder.repository("nim/meta/llama-3.1-8b-instruct"),
+        recorder.repository("nim/baai/bge-m3"),
+    ]
+    recorder.close()
+    requests = fake_ngc.request_count
+    replay = SnapshotSource(path)
+    replayed = [
+        replay.check_key(),
+        replay.catalog_page(0, 1000),
+        replay.repository("nim/meta/llama-3.1-8b-instruct"),
+        replay.repository("nim/baai/bge-m3"),
+    ]
+    assert [a.status for a in replayed] == [200, 200, 451, 200]
+    assert replayed[1:] == recorded[1:]
+    assert fake_ngc.request_count == requests
+    with pytest.raises(NgcError, match="nim/baai/bge-large-zh-v1-5"):
+        replay.repository("nim/baai/bge-large-zh-v1-5")
+    assert API_KEY not in path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- --demo
+
+
+def test_demo_generate_needs_no_key_and_no_network(run_cli: Run, workdir: Path) -> None:
+    result = run_cli("generate", "--demo")
+    assert result.code == 0, result.err
+    output = workdir / "generated/demo/nim-models-data.yaml"
+    entries = read_entries(output)
+    assert len(entries) >= 5
+    assert all(entry["namespace"].startswith("nim/") for entry in entries.values())
+    restricted = {name for name, entry in entries.items() if entry["euRestricted"]}
+    assert restricted, "the demo EU list should mark some models"
+    first = output.read_bytes()
+    assert run_cli("generate", "--demo").code == 0
+    assert output.read_bytes() == first
+    assert not (workdir / "generated/nim-models-data.yaml").exists()
+
+
+def test_demo_detect_eu(run_cli: Run, workdir: Path) -> None:
+    result = run_cli("detect-eu", "--demo")
+    assert result.code == 0, result.err
+    written = json.loads((workdir / "generated/demo/nim_eu_restricted.json").read_text("utf-8"))
+    assert isinstance(written, list)
+
+
+def test_demo_ignores_a_key_in_the_environment(
+    run_cli: Run, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NGC_API_KEY", "legacy-key-not-checked")
+    assert run_cli("generate", "--demo").code == 0
