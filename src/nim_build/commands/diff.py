@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
 from nim_build.steps.configmap import parse_configmap
 from nim_build.steps.diff import diff
 from nim_build.steps.report import render_markdown
-from nim_build.steps.validate import read_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

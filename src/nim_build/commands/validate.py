@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from nim_build.steps.validate import check_text, read_text
+from nim_build.inputs import read_text
+from nim_build.steps.validate import check_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

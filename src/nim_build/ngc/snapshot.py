@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from nim_build.errors import InputFileError
+from nim_build.inputs import read_json
 from nim_build.ngc.errors import SnapshotError
 from nim_build.ngc.source import Answer, NgcSource, SourceStats
 from nim_build.steps.write import write_atomically
@@ -33,13 +35,9 @@ class SnapshotSource:
         self.path = path
         self.stats = SourceStats()
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as error:
-            raise SnapshotError(f"snapshot {path} does not exist") from error
-        except OSError as error:
-            raise SnapshotError(f"snapshot {path}: cannot read: {error.strerror}") from error
-        except ValueError as error:
-            raise SnapshotError(f"snapshot {path}: not valid JSON: {error}") from error
+            document = read_json(path)
+        except InputFileError as error:
+            raise SnapshotError(f"snapshot {error}") from error
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise SnapshotError(f"snapshot {path}: not a {FORMAT} file")
         self._document = document

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nim_build.errors import InputFileError
+from nim_build.inputs import read_json
 from nim_build.models import EuProbeResult, EuRestriction, ModelFailure, Resource
 from nim_build.ngc.source import NgcSource
 from nim_build.steps.pool import ask_repository, map_bounded
@@ -49,22 +50,15 @@ def render_eu_list(restricted: Sequence[EuRestriction]) -> str:
 
 def read_eu_list(path: Path) -> tuple[EuRestriction, ...]:
     """Parse an EU list file; raises InputFileError naming the file and entry."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise InputFileError(f"EU list {path} does not exist") from error
-    except OSError as error:
-        raise InputFileError(f"EU list {path}: cannot read: {error.strerror}") from error
-    except ValueError as error:
-        raise InputFileError(f"EU list {path}: not valid JSON: {error}") from error
+    document = read_json(path)
     if not isinstance(document, list):
-        raise InputFileError(f"EU list {path}: not a JSON array")
+        raise InputFileError(f"{path}: EU list is not a JSON array")
     restrictions = []
     for index, item in enumerate(document):
         fields = ("name", "resourceId", "org", "team")
         if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
             raise InputFileError(
-                f"EU list {path}: $[{index}] needs string fields name, resourceId, org, team"
+                f"{path}: $[{index}] needs string fields name, resourceId, org, team"
             )
         restrictions.append(
             EuRestriction(item["name"], item["resourceId"], item["org"], item["team"])

@@ -21,7 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from nim_build.errors import InputFileError, NimBuildError
+from nim_build.errors import NimBuildError
+from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
 from nim_build.resources import CONFIGMAP_SCHEMA, EU_LIST_SCHEMA, MODEL_SCHEMA, schema_path
 
@@ -424,18 +425,6 @@ def is_eu_list(text: str, source: str) -> bool:
 def check_text(text: str, source: str) -> Checked:
     """Check a ConfigMap or an EU list, whichever `text` is."""
     return _check_eu_list(text) if is_eu_list(text, source) else _check_configmap(text, source)
-
-
-def read_text(path: Path) -> str:
-    """A file's text; InputFileError with a one-line message naming it when it cannot be had."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as error:
-        raise InputFileError(f"{path}: no such file") from error
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from error
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot read: {error.strerror}") from error
 
 
 def check_file(path: Path) -> Checked:

@@ -1,0 +1,30 @@
+"""Reading input files: one place that turns OS and decode errors into one-line messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nim_build.errors import InputFileError
+
+
+def read_text(path: Path) -> str:
+    """A file's text; InputFileError with a one-line message naming it when it cannot be had."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise InputFileError(f"{path}: no such file") from error
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from error
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot read: {error.strerror}") from error
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's document; InputFileError naming the file when it is missing or malformed."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise InputFileError(f"{path}: not valid JSON: {error}") from error
