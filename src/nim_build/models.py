@@ -84,10 +84,6 @@ class ModelEntry:
             eu_restricted=value["euRestricted"],
         )
 
-    @property
-    def image(self) -> str:
-        return f"nvcr.io/{self.namespace}/{self.name}"
-
 
 @dataclass(frozen=True, order=True)
 class EuRestriction:

@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nim_build.errors import InputFileError, NimBuildError
+from nim_build.errors import NimBuildError
+from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry
 from nim_build.ngc import NgcSource
 from nim_build.progress import StepTimes
@@ -89,12 +90,9 @@ def read_previous(output: Path, *, strict: bool) -> ConfigMapData | None:
     Strict callers (run, which diffs against it) fail on a broken file; generate only needs it
     to carry over 451 answers, so it warns and goes on without it.
     """
-    try:
-        text = output.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not output.exists():
         return None
-    except OSError as error:
-        raise InputFileError(f"{output}: cannot read: {error.strerror}") from error
+    text = read_text(output)
     try:
         return parse_configmap(text, str(output))
     except ConfigMapError as error:
