@@ -1,0 +1,151 @@
+"""The ConfigMap checks: YAML structure (duplicate keys, aliases), schema, entries, size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from nim_build.resources import CONFIGMAP_SCHEMA
+
+from .problems import Checked, Problem, json_path, shorten
+from .rules import decode_json, entry_problems, schema_problems
+
+# Kubernetes refuses a ConfigMap whose data keys and values exceed 1 MiB in total.
+CONFIGMAP_LIMIT = 1_048_576
+
+
+def _compose(text: str) -> Node | None:
+    # typ="safe" uses libyaml when ruamel.yaml.clib is installed (~25x faster), else pure Python.
+    return YAML(typ="safe").compose(text)  # type: ignore[no-any-return]
+
+
+def _construct(root: Node) -> Any:
+    yaml = YAML(typ="safe")
+    yaml.allow_duplicate_keys = True  # already reported by _structure_problems
+    return yaml.constructor.construct_document(root)
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _walk(root: Node) -> Iterator[tuple[Node, tuple[Any, ...], bool]]:
+    """Every node with its path, depth first; the flag marks a node seen before (an alias)."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        again = id(node) in seen
+        seen.add(id(node))
+        yield node, path, again
+        if again:
+            continue
+        if isinstance(node, MappingNode):
+            children = [
+                (value, (*path, key.value if isinstance(key, ScalarNode) else "?"))
+                for key, value in node.value
+            ]
+        elif isinstance(node, SequenceNode):
+            children = [(item, (*path, index)) for index, item in enumerate(node.value)]
+        else:
+            children = []
+        stack.extend(reversed(children))
+
+
+def _structure_problems(root: Node) -> tuple[list[Problem], bool]:
+    """Duplicate keys (a YAML loader would silently keep one) and aliases; True if aliased."""
+    problems: list[Problem] = []
+    aliased = False
+    for node, path, again in _walk(root):
+        if again:
+            # Our output never has aliases; refusing them also rules out "billion laughs".
+            aliased = True
+            problems.append(Problem(None, json_path(path), "YAML aliases are not allowed"))
+            continue
+        if not isinstance(node, MappingNode):
+            continue
+        first: dict[str, int] = {}
+        for key, _value in node.value:
+            if not isinstance(key, ScalarNode):
+                continue
+            name = str(key.value)
+            if name in first:
+                model = name if path == ("data",) else None
+                message = (
+                    f"duplicate key {name!r} at line {_line(key)} (first at line {first[name]})"
+                )
+                problems.append(Problem(model, json_path(path), message))
+            else:
+                first[name] = _line(key)
+    return problems, aliased
+
+
+def _value_problems(key: str, value: str) -> list[Problem]:
+    try:
+        decoded, repeated = decode_json(value)
+    except (ValueError, RecursionError) as error:
+        return [Problem(key, "$", shorten(f"value is not JSON: {error}"))]
+    problems = [Problem(key, "$", f"duplicate JSON key {name!r}") for name in repeated]
+    problems += entry_problems(decoded, key)
+    name = decoded.get("name") if isinstance(decoded, dict) else None
+    if isinstance(name, str) and name != key:
+        problems.append(Problem(key, "$.name", shorten(f"{name!r} is not the data key {key!r}")))
+    return problems
+
+
+def _size_problems(text: str, data: dict[Any, Any], source: str) -> list[Problem]:
+    problems = []
+    size = len(text.encode("utf-8"))
+    if size > CONFIGMAP_LIMIT:
+        problems.append(
+            Problem(None, "$", f"{source} is {size:,} bytes, over the 1 MiB ConfigMap limit")
+        )
+    data_size = sum(
+        len(str(key).encode("utf-8")) + len(value.encode("utf-8"))
+        for key, value in data.items()
+        if isinstance(value, str)
+    )
+    if data_size > CONFIGMAP_LIMIT:
+        problems.append(
+            Problem(
+                None,
+                "$.data",
+                f"data keys and values total {data_size:,} bytes, over the "
+                f"{CONFIGMAP_LIMIT:,}-byte ConfigMap limit",
+            )
+        )
+    return problems
+
+
+def check_configmap(text: str, source: str) -> Checked:
+    try:
+        root = _compose(text)
+        if root is None:
+            return Checked("ConfigMap", 0, (Problem(None, "$", f"{source} is empty"),))
+        problems, aliased = _structure_problems(root)
+        if aliased:
+            return Checked("ConfigMap", 0, tuple(problems))
+        document = _construct(root)
+    except YAMLError as error:
+        return Checked("ConfigMap", 0, (Problem(None, "$", shorten(f"not valid YAML: {error}")),))
+    except RecursionError:
+        return Checked("ConfigMap", 0, (Problem(None, "$", "YAML nested too deeply"),))
+    problems += schema_problems(CONFIGMAP_SCHEMA, document, None)
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict):
+        problems += _size_problems(text, {}, source)
+        return Checked("ConfigMap", 0, tuple(problems))
+    problems += _size_problems(text, data, source)
+    for key, value in data.items():
+        if isinstance(value, str):  # other types: the schema has said so already
+            problems += _value_problems(str(key), value)
+    return Checked("ConfigMap", len(data), tuple(problems))
+
+
+def validate_configmap_text(text: str, source: str) -> tuple[Problem, ...]:
+    """Problems of a nim-models-data ConfigMap; `source` names it in file-level messages."""
+    return check_configmap(text, source).problems

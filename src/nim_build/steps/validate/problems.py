@@ -1,0 +1,69 @@
+"""What validation reports: problems with their model and JSON path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nim_build.errors import NimBuildError
+
+_MESSAGE_LIMIT = 300  # a schema message quotes the value; a 1 MB value must not flood stderr
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with the model it belongs to (None: the file) and a JSON path."""
+
+    model: str | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: {self.message}"
+        return where if self.model is None else f"{self.model}: {where}"
+
+
+class ValidationFailed(NimBuildError):
+    """Output that breaks the contract; `problems` holds every one of them."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        if not self.problems:
+            message = "validation failed"
+        elif len(self.problems) == 1:
+            message = f"validation failed: {self.problems[0]}"
+        else:
+            message = f"validation failed with {len(self.problems)} problems, the first: "
+            message += str(self.problems[0])
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `check_text` found in one file: its kind, how many models, and the problems."""
+
+    kind: str  # "ConfigMap" or "EU list"
+    models: int
+    problems: tuple[Problem, ...]
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """`$.tags[0]`, `$.metadata.labels['opendatahub.io/managed']`."""
+    path = "$"
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and _IDENTIFIER.fullmatch(part):
+            path += f".{part}"
+        else:
+            quoted = str(part).replace("\\", "\\\\").replace("'", "\\'")
+            path += f"['{quoted}']"
+    return path
+
+
+def shorten(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 1] + "…"
