@@ -11,7 +11,7 @@ from nim_build import github
 from nim_build.errors import NimBuildError
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
-from nim_build.steps.report import render_markdown
+from nim_build.steps.report import code, render_markdown
 from nim_build.steps.write import write_atomically
 
 from ._source import default_path, non_negative_int, open_source, request_summary
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
     with times.step("diff"):
         changes = diff(previous.entries if previous else {}, {e.name: e for e in generated.entries})
     notes = [
-        f"`{name}` answered HTTP 451 from this location; its entry was carried over from the "
+        f"{code(name)} answered HTTP 451 from this location; its entry was carried over from the "
         "previous ConfigMap and marked EU-restricted."
         for name in generated.carried_over
     ]
