@@ -82,8 +82,9 @@ def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
     with open_source(args) as source:
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)
+    new_entries = {entry.name: entry for entry in generated.entries}
     with times.step("diff"):
-        changes = diff(previous.entries if previous else {}, {e.name: e for e in generated.entries})
+        changes = diff(previous.entries if previous else {}, new_entries)
     notes = [
         f"{code(name)} answered HTTP 451 from this location; its entry was carried over from the "
         "previous ConfigMap and marked EU-restricted."
@@ -98,7 +99,7 @@ def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
             f"**Not written:** {len(changes.removed)} models would be removed, more "
             f"than the allowed {args.max_removals}.",
         )
-    report = render_markdown(changes, {e.name: e for e in generated.entries}, notes=notes)
+    report = render_markdown(changes, new_entries, notes=notes)
     report_path = _report_path(args, output)
     write_atomically(report_path, report)
     github.append_summary(report)

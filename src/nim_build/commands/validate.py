@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             count = len(checked.problems)
             print(f"{path}: {count} problem{'' if count == 1 else 's'}", file=sys.stderr)
-        elif not getattr(args, "quiet", False):
+        elif not args.quiet:
             what = "restricted models" if checked.kind == "EU list" else "models"
             print(f"{path}: OK ({checked.models:,} {what})", file=sys.stderr)
     return 1 if failed else 0
