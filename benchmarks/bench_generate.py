@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "nvapi-test-key-0123456789"
 LATENCY = 0.050
-EU_LIST = ROOT / "src/nim_build/data/demo-eu-restricted.json"
+EU_LIST = ROOT / "nim_build/data/demo-eu-restricted.json"
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def nim_build(url: str, output: Path, concurrency: int) -> list[str]:
         "--output",
         str(output),
         "--eu-restricted",
-        str(ROOT / "src/nim_build/data/demo-eu-restricted.json"),
+        str(ROOT / "nim_build/data/demo-eu-restricted.json"),
     ]
 
 

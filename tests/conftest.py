@@ -20,7 +20,7 @@ from tests.fake_ngc import DEFAULT_KEY, FakeModel, FakeNgc, default_models
 
 API_KEY = DEFAULT_KEY
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "ngc-api"
+NGC_DATA = ROOT / "tests" / "data"
 UNROUTABLE_URL = "http://127.0.0.1:9"  # discard port: connection refused at once
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from nim_build.models import ModelEntry
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "ngc-api"
+# Captured NGC answers, copied into the repository (tests/data/PROVENANCE.md).
+NGC_DATA = Path(__file__).resolve().parent / "data"
 
 # The tags and date of the captured llama-3.1-8b-instruct answer (model_tags.json), trimmed.
 REAL_TAGS = ("1.15.5", "1.15", "1.13.1", "1", "latest", "1.8.0-RTX", "1.3.3", "1.1.0")
@@ -32,8 +33,8 @@ def make_entry(name: str = "llama-3.1-8b-instruct", **overrides: Any) -> ModelEn
 
 
 def captured_entry() -> ModelEntry:
-    """The entry the captured NGC answer (../shared/ngc-api/model_tags.json) gives."""
-    answer = json.loads((SHARED / "model_tags.json").read_text(encoding="utf-8"))
+    """The entry the captured NGC answer (tests/data/model_tags.json) gives."""
+    answer = json.loads((NGC_DATA / "model_tags.json").read_text(encoding="utf-8"))
     return ModelEntry.from_contract({**answer, "euRestricted": False})
 
 

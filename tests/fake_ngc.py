@@ -1,6 +1,6 @@
 """A fake NGC API: a real HTTP server on 127.0.0.1, shaped on the captured answers.
 
-The answers follow ../shared/ngc-api/ (catalog search, key check, repository metadata, the
+The answers follow tests/data/ (catalog search, key check, repository metadata, the
 empty-bodied 451), so the client under test speaks real HTTP to it: pooled connections,
 timeouts and retries all run for real. Faults can be scripted per path or per model.
 
@@ -35,7 +35,8 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "ngc-api"
+# Captured NGC answers, copied into the repository (tests/data/PROVENANCE.md).
+NGC_DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_KEY = "nvapi-test-key-0123456789"
 KEY_PATH = "/v3/keys/get-caller-info"
 CATALOG_PATH = "/v2/search/catalog/resources/CONTAINER"
@@ -111,7 +112,7 @@ class FakeModel:
 
 def _load_capture(name: str) -> Any:
     try:
-        return json.loads((SHARED / name).read_text(encoding="utf-8"))
+        return json.loads((NGC_DATA / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 

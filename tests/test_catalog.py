@@ -12,7 +12,7 @@ from nim_build.errors import NimBuildError
 from nim_build.models import Resource
 from nim_build.ngc import LiveSource, RetryPolicy
 from nim_build.steps.catalog import ensure_unique_names, fetch_catalog
-from tests.conftest import API_KEY, ROOT, SHARED
+from tests.conftest import API_KEY, NGC_DATA, ROOT
 from tests.fake_ngc import (
     CATALOG_PATH,
     FakeModel,
@@ -208,12 +208,12 @@ def test_synthetic_models_are_distinct_and_mixed() -> None:
 
 
 def test_fake_answers_are_shaped_like_the_captures() -> None:
-    captured = json.loads((SHARED / "catalog_search.json").read_text(encoding="utf-8"))
+    captured = json.loads((NGC_DATA / "catalog_search.json").read_text(encoding="utf-8"))
     captured_resource = captured["results"][1]["resources"][0]
     model = FakeModel(team="meta", repo="x")
     assert set(catalog_resource(model)) == set(captured_resource)
     assert [g["groupValue"] for g in captured["results"]] == ["_scored", "CONTAINER"]
-    captured_metadata = json.loads((SHARED / "model_tags.json").read_text(encoding="utf-8"))
+    captured_metadata = json.loads((NGC_DATA / "model_tags.json").read_text(encoding="utf-8"))
     body = metadata_body(model)
     assert set(body) == set(captured_metadata)
     assert 3000 < len(json.dumps(body)) < 20000

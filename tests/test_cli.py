@@ -236,4 +236,4 @@ def test_subprocess_usage_error_exits_2(run_subprocess: Callable[..., CliResult]
 def test_subprocess_demo(run_subprocess: Callable[..., CliResult], workdir: Path) -> None:
     result = run_subprocess("generate", "--demo", env={"NGC_API_URL": "http://127.0.0.1:9"})
     assert result.code == 0, result.err
-    assert read_entries(workdir / "generated/demo/nim-models-data.yaml")
+    assert read_entries(workdir / "build/demo/nim-models-data.yaml")

@@ -12,7 +12,7 @@ import pytest
 from nim_build.ngc import LiveSource, RetryPolicy
 from nim_build.steps.catalog import fetch_catalog
 from nim_build.steps.eu import probe_eu
-from tests.conftest import API_KEY, SHARED, CliResult, leftovers, snapshot_of
+from tests.conftest import API_KEY, NGC_DATA, CliResult, leftovers, snapshot_of
 from tests.fake_ngc import (
     CATALOG_PATH,
     EU_RESTRICTED_CAPTURED,
@@ -44,7 +44,7 @@ def test_writes_the_sorted_eu_list(run_cli: Run, eu_fake: FakeNgc, workdir: Path
     assert result.code == 0, result.err
     assert result.out == ""
     written = json.loads((workdir / OUTPUT).read_text(encoding="utf-8"))
-    captured = json.loads((SHARED / "nim_eu_restricted.json").read_text(encoding="utf-8"))
+    captured = json.loads((NGC_DATA / "nim_eu_restricted.json").read_text(encoding="utf-8"))
     assert written == sorted(captured, key=lambda item: item["name"])
     assert [item["name"] for item in written] == sorted(EU_RESTRICTED_CAPTURED)
     for item in written:

@@ -151,5 +151,5 @@ def test_broken_current_file_fails_untouched(
 def test_demo(run_cli: Run, workdir: Path) -> None:
     result = run_cli("run", "--demo")
     assert result.code == 0, result.err
-    assert len(read_entries(Path("generated/demo/nim-models-data.yaml"))) == 12
-    assert Path("generated/demo/nim-models-data.report.md").is_file()
+    assert len(read_entries(Path("build/demo/nim-models-data.yaml"))) == 12
+    assert Path("build/demo/nim-models-data.report.md").is_file()

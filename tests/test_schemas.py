@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from nim_build.resources import CONFIGMAP_SCHEMA, EU_LIST_SCHEMA, MODEL_SCHEMA, schema_path
 from nim_build.steps.configmap import render_configmap
-from tests.entries import SHARED, captured_entry, make_entry, real_shaped_entries
+from tests.entries import NGC_DATA, captured_entry, make_entry, real_shaped_entries
 
 ALL_SCHEMAS = (MODEL_SCHEMA, CONFIGMAP_SCHEMA, EU_LIST_SCHEMA)
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +225,7 @@ def test_configmap_parts_are_required(where: tuple[str, ...]) -> None:
 
 
 def test_seed_eu_list_matches_the_schema() -> None:
-    seed = json.loads((SHARED / "nim_eu_restricted.json").read_text(encoding="utf-8"))
+    seed = json.loads((NGC_DATA / "nim_eu_restricted.json").read_text(encoding="utf-8"))
     assert errors(EU_LIST_SCHEMA, seed) == []
 
 

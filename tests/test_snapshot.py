@@ -153,7 +153,7 @@ def test_library_record_and_replay(fake_ngc: FakeNgc, tmp_path: Path) -> None:
 def test_demo_generate_needs_no_key_and_no_network(run_cli: Run, workdir: Path) -> None:
     result = run_cli("generate", "--demo")
     assert result.code == 0, result.err
-    output = workdir / "generated/demo/nim-models-data.yaml"
+    output = workdir / "build/demo/nim-models-data.yaml"
     entries = read_entries(output)
     assert len(entries) >= 5
     assert all(entry["namespace"].startswith("nim/") for entry in entries.values())
@@ -168,7 +168,7 @@ def test_demo_generate_needs_no_key_and_no_network(run_cli: Run, workdir: Path) 
 def test_demo_detect_eu(run_cli: Run, workdir: Path) -> None:
     result = run_cli("detect-eu", "--demo")
     assert result.code == 0, result.err
-    written = json.loads((workdir / "generated/demo/nim_eu_restricted.json").read_text("utf-8"))
+    written = json.loads((workdir / "build/demo/nim_eu_restricted.json").read_text("utf-8"))
     assert isinstance(written, list)
 
 

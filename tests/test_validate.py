@@ -29,7 +29,7 @@ from nim_build.steps.validate import (
     validate_eu_list_text,
 )
 from tests.conftest import CliResult
-from tests.entries import SHARED, make_entry, real_shaped_entries, synthetic_entries
+from tests.entries import NGC_DATA, make_entry, real_shaped_entries, synthetic_entries
 
 BGE = "bge-large-zh-v1-5"
 
@@ -277,7 +277,7 @@ def test_eu_list_rendered_by_detect_eu_is_valid() -> None:
 
 
 def test_eu_list_seed_from_the_reference_script_is_not_sorted() -> None:
-    text = (SHARED / "nim_eu_restricted.json").read_text(encoding="utf-8")
+    text = (NGC_DATA / "nim_eu_restricted.json").read_text(encoding="utf-8")
     assert lines(validate_eu_list_text(text, "seed.json")) == [
         "llama-3.2-90b-vision-instruct: $[3].name: not sorted by name: comes after "
         "'llama-4-scout-17b-16e-instruct'"

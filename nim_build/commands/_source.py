@@ -26,7 +26,8 @@ from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
 
 log = logging.getLogger("nim_build")
-DEMO_DIR = Path("generated/demo")
+# Demo outputs stay out of generated/, which holds only what live runs commit.
+DEMO_DIR = Path("build/demo")
 
 
 def positive_int(text: str) -> int:
@@ -101,7 +102,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--demo",
         action="store_true",
-        help="replay the snapshot bundled with nim-build; outputs go to generated/demo/",
+        help="replay the snapshot bundled with nim-build; outputs go to build/demo/",
     )
     parser.add_argument(
         "--record",
@@ -134,7 +135,7 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
 
 
 def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
-    """An output's path: as given, else under generated/ (generated/demo/ for --demo)."""
+    """An output's path: as given, else under generated/ (build/demo/ for --demo)."""
     if given is not None:
         return given
     return (DEMO_DIR if args.demo else Path("generated")) / name

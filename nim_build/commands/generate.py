@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from nim_build.atomic import write_atomically
 from nim_build.errors import NimBuildError
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry
@@ -18,7 +19,6 @@ from nim_build.steps.configmap import ConfigMapError, parse_configmap, render_co
 from nim_build.steps.eu import read_eu_list
 from nim_build.steps.metadata import fetch_metadata
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
-from nim_build.steps.write import write_atomically
 
 from ._source import (
     add_source_arguments,

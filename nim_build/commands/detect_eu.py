@@ -6,11 +6,11 @@ import argparse
 import logging
 from pathlib import Path
 
+from nim_build.atomic import write_atomically
 from nim_build.errors import NimBuildError
 from nim_build.progress import StepTimes
 from nim_build.steps.eu import probe_eu, render_eu_list
 from nim_build.steps.validate import ValidationFailed, validate_eu_list_text
-from nim_build.steps.write import write_atomically
 
 from ._source import (
     add_source_arguments,

@@ -11,11 +11,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from nim_build.atomic import write_atomically
 from nim_build.errors import InputFileError
 from nim_build.inputs import read_json
 from nim_build.ngc.errors import SnapshotError
 from nim_build.ngc.source import Answer, NgcSource, SourceStats
-from nim_build.steps.write import write_atomically
 
 FORMAT = "nim-build-snapshot/1"
 

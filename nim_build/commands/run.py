@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nim_build import github
+from nim_build.atomic import write_atomically
 from nim_build.errors import NimBuildError
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
 from nim_build.steps.report import code, render_markdown
-from nim_build.steps.write import write_atomically
 
 from ._source import default_path, non_negative_int, open_source, request_summary
 from .generate import CONFIGMAP_NAME, build_configmap, read_previous

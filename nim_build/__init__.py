@@ -11,6 +11,7 @@ another tool (a Tekton step, a script) can chain them differently from the CLI:
     text = render_configmap(result.entries)
 """
 
+from nim_build.atomic import write_atomically
 from nim_build.errors import InputFileError, NimBuildError, OutputError, UsageError
 from nim_build.models import (
     CONTRACT_FIELDS,
@@ -48,7 +49,6 @@ from nim_build.steps.validate import (
     validate_entries,
     validate_eu_list_text,
 )
-from nim_build.steps.write import write_atomically
 
 __all__ = [
     "CONTRACT_FIELDS",

@@ -18,7 +18,7 @@ EU_LIST_SCHEMA = "nim-eu-restricted.schema.json"
 
 def schema_path(name: str) -> Path:
     """Path of a bundled JSON Schema, in the wheel or in the source checkout."""
-    for folder in (_PACKAGE_DIR / "schemas", _PACKAGE_DIR.parent.parent / "schemas"):
+    for folder in (_PACKAGE_DIR / "schemas", _PACKAGE_DIR.parent / "schemas"):
         candidate = folder / name
         if candidate.is_file():
             return candidate
