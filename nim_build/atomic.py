@@ -12,10 +12,15 @@ import tempfile
 from pathlib import Path
 
 from nim_build.errors import OutputError
+from nim_build.outputs import link_target
 
 
 def write_atomically(path: Path, text: str) -> bool:
-    """Write `text` to `path` unless it already holds exactly that; True when written."""
+    """Write `text` to `path` unless it already holds exactly that; True when written.
+
+    A symlink is written through: the temp file goes beside its target, which is replaced.
+    """
+    path = link_target(path)
     data = text.encode("utf-8")
     try:
         if path.read_bytes() == data:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import NoReturn
 
 from nim_build.commands import detect_eu, diff, generate, run, validate
+from nim_build.commands._source import DEPRECATION_NOTES
 from nim_build.errors import NimBuildError, UsageError
+from nim_build.ngc.keys import KEY_PATTERN, KEY_PREFIX
 from nim_build.steps.validate import ValidationFailed
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+PROG = "nim-build"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "detect-eu": (detect_eu, "list the models that answer HTTP 451 here (run from the EU)"),
     "generate": (generate, "fetch all NIM metadata into the nim-models-data ConfigMap"),
@@ -22,39 +25,67 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "diff": (diff, "compare two ConfigMaps, model by model and field by field"),
     "run": (run, "the release pipeline: generate, validate, diff, guard, write, report"),
 }
-# A key typed in the wrong place must not come back in an error message or a log line.
-_KEY_PATTERN = re.compile(r"nvapi-[^\s'\"]+")
+NGC_COMMANDS = frozenset({"detect-eu", "generate", "run"})
 
 
 def redact(text: str) -> str:
-    return _KEY_PATTERN.sub("nvapi-***", text)
+    """A key typed in the wrong place must not come back in a message; the text around stays."""
+    return KEY_PATTERN.sub(f"{KEY_PREFIX}***", text)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        # One prefix for every error, whichever subcommand's parser found it.
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {redact(message)}\n")
+        self.exit(EXIT_USAGE, f"{PROG}: error: {redact(message)}\n")
 
 
-class _RedactingFormatter(logging.Formatter):
+class _Formatter(logging.Formatter):
+    """Warnings get the `nim-build: warning:` prefix that matches `nim-build: error:`."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        text = super().format(record)
+        if record.levelno >= logging.WARNING:
+            level = "error" if record.levelno >= logging.ERROR else "warning"
+            text = f"{PROG}: {level}: {text.removeprefix(f'{level}: ')}"
+        return redact(text)
+
+
+def _version() -> str:
+    try:
+        return version("nim-build")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str, *, top: bool) -> None:
+    # Accepted before and after the command (like pip): the copy on each command must not
+    # reset what was given before it, so it only sets a value when used.
+    default = False if top else argparse.SUPPRESS
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", default=default, help=verbose_help)
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="only warnings and errors"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="nim-build",
+        prog=PROG,
         description="Fetch NVIDIA NIM model metadata from NGC into the nim-models-data ConfigMap.",
     )
-    verbosity = _Parser(add_help=False)
-    group = verbosity.add_mutually_exclusive_group()
-    group.add_argument("-v", "--verbose", action="store_true", help="also show each retry")
-    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_verbosity(parser, "more detail (NGC commands: each retry)", top=True)
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
     for name, (module, summary) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary, parents=[verbosity])
+        sub = commands.add_parser(name, help=summary, description=summary)
+        if name in NGC_COMMANDS:
+            verbose_help = "also show each retry and each model left out of the catalog"
+        else:
+            verbose_help = "debug messages"
+        _add_verbosity(sub, verbose_help, top=False)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser
@@ -62,31 +93,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(message)s"))
+    handler.setFormatter(_Formatter("%(message)s"))
     logger = logging.getLogger("nim_build")
     logger.handlers[:] = [handler]
     logger.propagate = False
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
+def _fail(error: NimBuildError, lines: Sequence[object] = ()) -> None:
+    """Each detail on its own line, then the one-line cause."""
+    for line in (*lines, *error.details):
+        print(redact(str(line)), file=sys.stderr)
+    print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose and args.quiet:
+        parser.error("-q/--quiet and -v/--verbose cannot be combined")
     _configure_logging(args.verbose, args.quiet)
+    log = logging.getLogger("nim_build")
+    for note in sorted(getattr(args, DEPRECATION_NOTES, ())):
+        log.warning("%s", note)
     try:
         return int(args.handler(args))
     except ValidationFailed as error:
-        for problem in error.problems:
-            print(redact(str(problem)), file=sys.stderr)
-        print(f"nim-build: error: {redact(str(error))}", file=sys.stderr)
+        _fail(error, error.problems)
         return EXIT_FAILURE
     except UsageError as error:
         parser.print_usage(sys.stderr)
-        print(f"nim-build: error: {redact(str(error))}", file=sys.stderr)
+        _fail(error)
         return EXIT_USAGE
     except NimBuildError as error:
-        print(f"nim-build: error: {redact(str(error))}", file=sys.stderr)
+        _fail(error)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("nim-build: interrupted; outputs left as they were", file=sys.stderr)
-        return 130
+        print(f"{PROG}: interrupted; outputs left as they were", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -9,6 +9,11 @@ from __future__ import annotations
 class NimBuildError(Exception):
     """Base of every expected failure; `str(error)` is the one-line cause."""
 
+    def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        # Lines the CLI prints before the cause, one per item (e.g. each failed model).
+        self.details = details
+
 
 class UsageError(NimBuildError):
     """Bad command-line input (exit code 2)."""

@@ -10,6 +10,9 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from nim_build.errors import OutputError
+from nim_build.outputs import check_output
+
 
 def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
@@ -26,11 +29,27 @@ def annotate(level: str, message: str) -> None:
         print(f"::{level}::{_escape(message)}", flush=True)
 
 
+FILE_VARIABLES = ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+
+
+def check_files() -> None:
+    """Inside Actions, the runner's output and summary files must be writable: say so up front."""
+    if in_actions():
+        for variable in FILE_VARIABLES:
+            if os.environ.get(variable):
+                check_output(Path(os.environ[variable]), f"${variable}")
+
+
 def _append(variable: str, text: str) -> None:
+    # Only the Actions runner reads these files; the same variables set elsewhere are ignored.
     target = os.environ.get(variable)
-    if target:
+    if not (in_actions() and target):
+        return
+    try:
         with Path(target).open("a", encoding="utf-8") as stream:
             stream.write(text)
+    except OSError as error:
+        raise OutputError(f"${variable} {target}: cannot write: {error.strerror}") from error
 
 
 def set_outputs(values: Mapping[str, str]) -> None:

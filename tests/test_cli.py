@@ -29,8 +29,9 @@ LLAMA = "llama-3.1-8b-instruct"
         ["generate", "--concurrency", "many"],
         ["generate", "--timeout", "abc"],
         ["generate", "--timeout", "0"],
+        ["generate", "--attempts", "0"],
+        ["detect-eu", "--attempts", "-1"],
         ["generate", "--retries", "0"],
-        ["detect-eu", "--retries", "-1"],
         ["generate", API_KEY, "extra-argument"],
         ["generate", "--demo", "--from-snapshot", "snap.json"],
         ["generate", "-v", "-q"],
@@ -65,7 +66,7 @@ def test_generate_help_lists_the_options(run_cli: Run) -> None:
         "--api-key-file",
         "--concurrency",
         "--timeout",
-        "--retries",
+        "--attempts",
         "--record",
         "--from-snapshot",
         "--demo",
@@ -96,7 +97,7 @@ def test_key_from_file(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
 
 def test_missing_key_file(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     result = run_cli("generate", "--api-url", fake_ngc.url, "--api-key-file", "nowhere")
-    assert result.code == 1
+    assert result.code == 2
     assert "nowhere" in result.error
     assert fake_ngc.request_count == 0
 
@@ -104,7 +105,7 @@ def test_missing_key_file(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> Non
 def test_legacy_key_in_file_refused(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     (workdir / "key").write_text("legacy-secret-1234\n", encoding="utf-8")
     result = run_cli("generate", "--api-url", fake_ngc.url, "--api-key-file", "key")
-    assert result.code == 1
+    assert result.code == 2
     assert "legacy-secret-1234" not in result.err
     assert fake_ngc.request_count == 0
 
@@ -114,7 +115,7 @@ def test_legacy_key_in_environment_refused(
 ) -> None:
     monkeypatch.setenv("NGC_API_KEY", "legacy-secret-5678")
     result = run_cli("detect-eu", "--api-url", fake_ngc.url)
-    assert result.code == 1
+    assert result.code == 2
     assert "legacy-secret-5678" not in result.err
     assert fake_ngc.request_count == 0
 
@@ -129,7 +130,7 @@ def test_api_url_from_environment(
 
 
 def test_unreachable_api_is_a_one_line_failure(run_cli: Run, workdir: Path) -> None:
-    result = run_cli("generate", "--retries", "2", API_KEY)  # NGC_API_URL: 127.0.0.1:9
+    result = run_cli("generate", "--attempts", "2", API_KEY)  # NGC_API_URL: 127.0.0.1:9
     assert result.code == 1
     assert result.error
     assert API_KEY not in result.err
@@ -141,14 +142,14 @@ def test_unwritable_output_is_a_one_line_failure(
 ) -> None:
     (workdir / "a-file").write_text("", encoding="utf-8")
     result = run_cli("generate", "--api-url", fake_ngc.url, "--output", "a-file/out.yaml", API_KEY)
-    assert result.code == 1
+    assert result.code == 2
     assert "a-file/out.yaml" in result.error
 
 
 def test_output_is_a_directory(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     (workdir / "folder").mkdir()
     result = run_cli("generate", "--api-url", fake_ngc.url, "--output", "folder", API_KEY)
-    assert result.code == 1
+    assert result.code == 2
     assert "folder" in result.error
 
 
@@ -208,13 +209,12 @@ def test_subprocess_failures_show_no_traceback(
     (workdir / "bad-snapshot.json").write_text("{", encoding="utf-8")
     cases = [
         ["generate", "--api-url", refused.url, "-v", API_KEY],
-        ["generate", "--api-url", failing.url, "--retries", "2", "-v", API_KEY],
+        ["generate", "--api-url", failing.url, "--attempts", "2", "-v", API_KEY],
         ["generate", "--api-url", broken.url, API_KEY],
-        ["generate", "--api-url", "http://127.0.0.1:9", "--retries", "1", API_KEY],
-        ["generate", "--api-url", good.url, "legacy-key-abc"],
+        ["generate", "--api-url", "http://127.0.0.1:9", "--attempts", "1", API_KEY],
         ["generate", "--api-url", good.url, "--eu-restricted", "missing.json", API_KEY],
         ["generate", "--from-snapshot", "bad-snapshot.json"],
-        ["detect-eu", "--api-url", failing.url, "--retries", "2", "--output", "eu.json", API_KEY],
+        ["detect-eu", "--api-url", failing.url, "--attempts", "2", "--output", "eu.json", API_KEY],
     ]
     for argv in cases:
         result = run_subprocess(*argv)
@@ -222,9 +222,13 @@ def test_subprocess_failures_show_no_traceback(
         assert "Traceback" not in result.err, result.err
         assert result.error  # exactly one error line
         assert API_KEY not in result.out + result.err
-        assert "legacy-key-abc" not in result.err
         assert snapshot_of(workdir / OUTPUT) == before, argv
     assert not (workdir / "eu.json").exists()
+    legacy = run_subprocess("generate", "--api-url", good.url, "legacy-key-abc")
+    assert legacy.code == 2, legacy.err  # refused before any request: a usage error
+    assert "Traceback" not in legacy.err and legacy.error
+    assert "legacy-key-abc" not in legacy.err
+    assert snapshot_of(workdir / OUTPUT) == before
 
 
 def test_subprocess_usage_error_exits_2(run_subprocess: Callable[..., CliResult]) -> None:

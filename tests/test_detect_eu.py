@@ -159,14 +159,14 @@ def test_refused_key(run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdi
 
 def test_legacy_key_refused_without_requests(run_cli: Run, eu_fake: FakeNgc, workdir: Path) -> None:
     result = run_cli("detect-eu", "--api-url", eu_fake.url, "legacy0123456789abcdef")
-    assert result.code == 1
+    assert result.code == 2  # a usage error: nothing was sent
     assert "legacy0123456789abcdef" not in result.err
     assert eu_fake.request_count == 0
 
 
 def test_no_key_at_all(run_cli: Run, eu_fake: FakeNgc, workdir: Path) -> None:
     result = run_cli("detect-eu", "--api-url", eu_fake.url)
-    assert result.code == 1
+    assert result.code == 2  # a usage error: nothing was sent
     assert "NGC_API_KEY" in result.error
     assert eu_fake.request_count == 0
 

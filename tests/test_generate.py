@@ -14,6 +14,7 @@ import pytest
 from nim_build.models import CONTRACT_FIELDS
 from nim_build.ngc import LiveSource, RetryPolicy
 from nim_build.steps.catalog import fetch_catalog
+from nim_build.steps.configmap import render_configmap
 from nim_build.steps.metadata import fetch_metadata
 from tests.conftest import (
     API_KEY,
@@ -461,7 +462,7 @@ def test_451_with_previous_lacking_the_model_fails(
 def test_refused_key(run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path) -> None:
     fake = make_fake_ngc(valid_keys={"nvapi-some-other-key"})
     (workdir / "generated").mkdir()
-    (workdir / OUTPUT).write_text("previous\n", encoding="utf-8")
+    (workdir / OUTPUT).write_text(render_configmap([]), encoding="utf-8")
     before = snapshot_of(workdir / OUTPUT)
     result = generate(run_cli, fake)
     assert result.code == 1
@@ -475,7 +476,7 @@ def test_legacy_key_refused_without_requests(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path, key: str
 ) -> None:
     result = run_cli("generate", "--api-url", fake_ngc.url, key)
-    assert result.code == 1
+    assert result.code == 2  # a usage error: nothing was sent
     assert "nvapi-" in result.error
     assert key not in result.err + result.out
     assert fake_ngc.request_count == 0

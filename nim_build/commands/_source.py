@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from nim_build.errors import UsageError
 from nim_build.models import Catalog, ModelFailure
@@ -17,38 +20,86 @@ from nim_build.ngc import (
     LiveSource,
     NgcSource,
     RecordingSource,
+    RequestFailed,
     RetryPolicy,
     SnapshotSource,
     load_api_key,
 )
+from nim_build.outputs import check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
 
+from ._wording import plural
+
 log = logging.getLogger("nim_build")
+API_URL_ENV = "NGC_API_URL"
+DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found while parsing
 # Demo outputs stay out of generated/, which holds only what live runs commit.
 DEMO_DIR = Path("build/demo")
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+INLINE_FAILURES = 3  # more failed models than this go one per line above the error
+MAX_CONCURRENCY = 64  # beyond this NGC answers 429s, and threads cost memory for nothing
+MAX_ATTEMPTS = 20
+MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
+
+
+def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], with a message a user can act on."""
+    bound = f"from {low} to {high}" if high is not None else f"{low} or more"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number {bound}, got {text!r}"
+            ) from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    return parse
+
+
+def timeout_seconds(text: str) -> float:
+    """An argparse type: seconds, more than 0 and finite (nan and inf are not timeouts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {text}"
+        )
     return value
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+def check_api_url(text: str) -> str:
+    """An http(s) URL with a host and a valid port, or ValueError saying what is wrong."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a valid URL ({error})") from None
+    if parts.scheme not in ("https", "http"):
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(f"{text!r} has no host name")
+    if port == 0:
+        raise ValueError(f"{text!r}: port 0 is not a port")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{text!r}: a base URL takes no query or fragment")
+    return text.strip()
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
-    return value
+def api_url(text: str) -> str:
+    """An argparse type for --api-url."""
+    try:
+        return check_api_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,30 +118,39 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--api-url",
-        default=os.environ.get("NGC_API_URL") or DEFAULT_API_URL,
+        type=api_url,
         metavar="URL",
-        help="NGC API base URL (default: $NGC_API_URL or %(default)s)",
+        help=f"NGC API base URL (default: ${API_URL_ENV} or {DEFAULT_API_URL})",
     )
     parser.add_argument(
         "--concurrency",
-        type=positive_int,
+        type=int_between(1, MAX_CONCURRENCY),
         default=16,
         metavar="N",
-        help="requests in flight at once (default: %(default)s)",
+        help=f"requests in flight at once, 1 to {MAX_CONCURRENCY} (default: %(default)s)",
     )
     parser.add_argument(
         "--timeout",
-        type=positive_float,
+        type=timeout_seconds,
         default=RetryPolicy.read_timeout,
         metavar="SECONDS",
         help="read timeout per request (default: %(default)s)",
     )
     parser.add_argument(
-        "--retries",
-        type=positive_int,
+        "--attempts",
+        type=int_between(1, MAX_ATTEMPTS),
         default=RetryPolicy.attempts,
         metavar="N",
-        help="attempts per request before it counts as failed (default: %(default)s)",
+        help=f"tries per request before it counts as failed, 1 (no retry) to {MAX_ATTEMPTS} "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int_between(1, MAX_ATTEMPTS),
+        dest="attempts",
+        action=DeprecatedAlias,
+        metavar="N",
+        help="deprecated spelling of --attempts (it always counted attempts)",
     )
     replay = parser.add_mutually_exclusive_group()
     replay.add_argument(
@@ -112,20 +172,54 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class DeprecatedAlias(argparse.Action):
+    """Stores like the option it stands for, and says once per run that it is deprecated."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        # Logging is not set up while parsing: the CLI logs these once it is (once each).
+        replacement = "--" + self.dest.replace("_", "-")
+        notes: set[str] = getattr(namespace, DEPRECATION_NOTES, set())
+        notes.add(f"{option_string} is deprecated; use {replacement} (same meaning)")
+        setattr(namespace, DEPRECATION_NOTES, notes)
+        setattr(namespace, self.dest, values)
+
+
+def live_api_url(args: argparse.Namespace) -> str:
+    """--api-url, else $NGC_API_URL, else NGC; a bad environment value is a usage error."""
+    if args.api_url:
+        return str(args.api_url)
+    from_environment = os.environ.get(API_URL_ENV)
+    if not from_environment:
+        return DEFAULT_API_URL
+    try:
+        return check_api_url(from_environment)
+    except ValueError as error:
+        raise UsageError(f"${API_URL_ENV}: {error}") from None
+
+
 @contextmanager
 def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
     """The NGC source the options ask for; the key is loaded (and format-checked) here."""
     if args.record and (args.demo or args.from_snapshot):
         raise UsageError("--record records a live run; it cannot be combined with a replay")
+    if args.record:
+        check_output(args.record, "--record")
     source: NgcSource
     if args.demo:
         source = SnapshotSource(demo_snapshot_path())
     elif args.from_snapshot:
         source = SnapshotSource(args.from_snapshot)
     else:
+        url = live_api_url(args)
         key = load_api_key(args.api_key, args.api_key_file)
-        policy = RetryPolicy(attempts=args.retries, read_timeout=args.timeout)
-        source = LiveSource(args.api_url, key, concurrency=args.concurrency, policy=policy)
+        policy = RetryPolicy(attempts=args.attempts, read_timeout=args.timeout)
+        source = LiveSource(url, key, concurrency=args.concurrency, policy=policy)
     if args.record:
         source = RecordingSource(source, args.record)
     try:
@@ -141,18 +235,32 @@ def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Pat
     return (DEMO_DIR if args.demo else Path("generated")) / name
 
 
+def output_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
+    """`default_path`, checked before any request (a default folder is created when written)."""
+    return check_output(default_path(args, given, name), "--output")
+
+
+def _api_location(source: NgcSource) -> str:
+    """Where a source's answers come from, for an error about reaching it."""
+    inner = getattr(source, "inner", source)
+    return str(getattr(inner, "api_url", None) or getattr(inner, "path", "the NGC source"))
+
+
 def check_key_and_list(source: NgcSource, times: StepTimes) -> Catalog:
     """Key check, then the catalog: the first two steps of every NGC command."""
-    with times.step("key check"):
-        answer = source.check_key()
+    try:
+        with times.step("key check"):
+            answer = source.check_key()
+    except RequestFailed as error:  # the first request: say where it went
+        raise RequestFailed(f"cannot reach {_api_location(source)}: {error}") from error
     if answer.status != 200:
         raise KeyRefused(f"NGC refused the API key (HTTP {answer.status})")
     with times.step("catalog"):
         catalog = fetch_catalog(source)
     log.info(
-        "catalog: %d models on %d page(s); %d without latestTag left out",
-        len(catalog.resources),
-        catalog.pages,
+        "catalog: %s on %s; %d without latestTag left out",
+        plural(len(catalog.resources), "model"),
+        plural(catalog.pages, "page"),
         len(catalog.without_latest_tag),
     )
     for resource_id in catalog.without_latest_tag:
@@ -161,9 +269,16 @@ def check_key_and_list(source: NgcSource, times: StepTimes) -> Catalog:
 
 
 def request_summary(source: NgcSource) -> str:
-    return f"{source.stats.requests} requests, {source.stats.retries} retries"
+    stats = source.stats
+    return f"{plural(stats.requests, 'request')}, {plural(stats.retries, 'retry', 'retries')}"
 
 
-def failure_list(failures: Sequence[ModelFailure]) -> str:
-    """Every failed model with its reason, on one line."""
-    return "; ".join(str(failure) for failure in sorted(failures, key=lambda f: f.resource_id))
+def failure_report(failures: Sequence[ModelFailure]) -> tuple[str, tuple[str, ...]]:
+    """A few failures inline ("a (HTTP 503); b (HTTP 404)"); more one per line, as details.
+
+    Returns the tail of the error line and the detail lines printed above it.
+    """
+    ordered = sorted(failures, key=lambda f: f.resource_id)
+    if len(ordered) <= INLINE_FAILURES:
+        return "; ".join(map(str, ordered)), ()
+    return "listed above", tuple(f"  {f.resource_id}: {f.reason}" for f in ordered)

@@ -15,11 +15,12 @@ from nim_build.steps.validate import ValidationFailed, validate_eu_list_text
 from ._source import (
     add_source_arguments,
     check_key_and_list,
-    default_path,
-    failure_list,
+    failure_report,
     open_source,
+    output_path,
     request_summary,
 )
+from ._wording import plural
 
 log = logging.getLogger("nim_build")
 EU_LIST_NAME = "nim_eu_restricted.json"
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = default_path(args, args.output, EU_LIST_NAME)
+    output = output_path(args, args.output, EU_LIST_NAME)
     times = StepTimes()
     with open_source(args) as source:
         catalog = check_key_and_list(source, times)
@@ -54,9 +55,11 @@ def run(args: argparse.Namespace) -> int:
         len(result.failures),
     )
     if result.failures:
+        listed, details = failure_report(result.failures)
         raise ProbeFailed(
-            f"{len(result.failures)} model(s) could not be probed, {output} not written: "
-            + failure_list(result.failures)
+            f"{plural(len(result.failures), 'model')} could not be probed, {output} not "
+            f"written: {listed}",
+            details,
         )
     text = render_eu_list(result.restricted)
     problems = validate_eu_list_text(text, str(output))

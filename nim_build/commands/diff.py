@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
-from nim_build.steps.configmap import parse_configmap
 from nim_build.steps.diff import diff
 from nim_build.steps.report import render_markdown
+
+from ._configmaps import read_configmap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _entries(path: Path) -> dict[str, ModelEntry]:
-    return parse_configmap(read_text(path), str(path)).entries
+    # Checked like `validate` checks it: an empty or foreign file is refused, not a 0-model diff.
+    return read_configmap(path).entries
 
 
 def run(args: argparse.Namespace) -> int:

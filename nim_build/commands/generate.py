@@ -10,24 +10,30 @@ from pathlib import Path
 from nim_build.atomic import write_atomically
 from nim_build.errors import NimBuildError
 from nim_build.inputs import read_text
-from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry
+from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
 from nim_build.ngc import NgcSource
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path
 from nim_build.steps.catalog import ensure_unique_names
-from nim_build.steps.configmap import ConfigMapError, parse_configmap, render_configmap
+from nim_build.steps.configmap import render_configmap
 from nim_build.steps.eu import read_eu_list
 from nim_build.steps.metadata import fetch_metadata
-from nim_build.steps.validate import ValidationFailed, validate_configmap_text
+from nim_build.steps.validate import (
+    ValidationFailed,
+    validate_configmap_text,
+    validate_eu_list_text,
+)
 
+from ._configmaps import read_previous
 from ._source import (
     add_source_arguments,
     check_key_and_list,
-    default_path,
-    failure_list,
+    failure_report,
     open_source,
+    output_path,
     request_summary,
 )
+from ._wording import plural
 
 log = logging.getLogger("nim_build")
 CONFIGMAP_NAME = "nim-models-data.yaml"
@@ -36,6 +42,11 @@ DEFAULT_EU_LIST = Path("generated/nim_eu_restricted.json")
 
 class MetadataFailed(NimBuildError):
     """Some models' metadata could not be had: nothing is written."""
+
+    def __init__(self, message: str, failures: tuple[ModelFailure, ...]) -> None:
+        listed, details = failure_report(failures)
+        super().__init__(f"{message}: {listed}", details)
+        self.failures = failures
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class Generated:
     entries: tuple[ModelEntry, ...]
     carried_over: tuple[str, ...]
     text: str
+    eu_list_unknown: tuple[str, ...] = ()  # EU list entries the catalog does not hold
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,38 +80,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
 
 
-def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
-    """The EU list named, bundled (--demo) or default; only a missing default is forgiven."""
+def _eu_list_path(args: argparse.Namespace) -> Path | None:
+    """The EU list named, bundled (--demo) or default; None when the default is missing."""
     if args.eu_restricted is not None:
-        return read_eu_list(args.eu_restricted)
+        return Path(args.eu_restricted)
     if args.demo:
-        return read_eu_list(demo_eu_list_path())
+        return demo_eu_list_path()
     if not DEFAULT_EU_LIST.exists():
         log.warning(
-            "warning: no EU list at %s (run detect-eu from the EU); every model gets "
+            "no EU list at %s (run detect-eu from the EU); every model gets "
             "euRestricted: false unless carried over",
             DEFAULT_EU_LIST,
         )
+        return None
+    return DEFAULT_EU_LIST
+
+
+def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
+    """The EU list; what `nim-build validate` would find wrong in it is a warning."""
+    path = _eu_list_path(args)
+    if path is None:
         return ()
-    return read_eu_list(DEFAULT_EU_LIST)
+    # Structure errors fail in read_eu_list; the rest (order, consistency) `validate` would
+    # refuse, but the list still says which models are restricted: warn and go on.
+    eu_list = read_eu_list(path)
+    for problem in validate_eu_list_text(read_text(path), str(path)):
+        log.warning("%s: %s (nim-build validate %s)", path, problem, path)
+    return eu_list
 
 
-def read_previous(output: Path, *, strict: bool) -> ConfigMapData | None:
-    """The ConfigMap currently at `output`, if any.
-
-    Strict callers (run, which diffs against it) fail on a broken file; generate only needs it
-    to carry over 451 answers, so it warns and goes on without it.
-    """
-    if not output.exists():
-        return None
-    text = read_text(output)
-    try:
-        return parse_configmap(text, str(output))
-    except ConfigMapError as error:
-        if strict:
-            raise
-        log.warning("warning: previous ConfigMap ignored: %s", error)
-        return None
+def unknown_eu_entries(eu_list: tuple[EuRestriction, ...], catalog: Catalog) -> tuple[str, ...]:
+    """EU list entries naming models the catalog does not list (renamed or gone)."""
+    known = {r.resource_id for r in catalog.resources} | set(catalog.without_latest_tag)
+    return tuple(sorted(r.resource_id for r in eu_list if r.resource_id not in known))
 
 
 def carry_over(
@@ -107,11 +120,16 @@ def carry_over(
 ) -> tuple[ModelEntry, ...]:
     """Entries for models that answered 451, from the previous ConfigMap, EU-restricted."""
     known = previous.entries if previous else {}
-    missing = [name for name in unavailable if name not in known]
+    missing = sorted(name for name in unavailable if name not in known)
     if missing:
         raise MetadataFailed(
-            f"{len(missing)} model(s) answered HTTP 451 (unavailable from this location) and "
-            f"have no previous entry in {output} to carry over: {', '.join(sorted(missing))}"
+            f"{plural(len(missing), 'model')} answered HTTP 451 (unavailable from this "
+            f"location) and {'has' if len(missing) == 1 else 'have'} no previous entry in "
+            f"{output} to carry over",
+            tuple(
+                ModelFailure(name, "HTTP 451 here, no previous entry to carry over")
+                for name in missing
+            ),
         )
     return tuple(replace(known[name], eu_restricted=True) for name in unavailable)
 
@@ -126,7 +144,30 @@ def build_configmap(
     """Key check → catalog → metadata → carry-over → render → validate. Writes nothing."""
     eu_list = load_eu_list(args)
     catalog = check_key_and_list(source, times)
+    return build_from_catalog(
+        source, args, output, previous, times, eu_list=eu_list, catalog=catalog
+    )
+
+
+def build_from_catalog(
+    source: NgcSource,
+    args: argparse.Namespace,
+    output: Path,
+    previous: ConfigMapData | None,
+    times: StepTimes,
+    *,
+    eu_list: tuple[EuRestriction, ...],
+    catalog: Catalog,
+) -> Generated:
+    """Metadata → carry-over → render → validate, for a catalog already listed."""
     ensure_unique_names(catalog.resources)
+    unknown = unknown_eu_entries(eu_list, catalog)
+    if unknown:
+        log.warning(
+            "the EU list names %s not in the catalog (renamed or gone?): %s",
+            plural(len(unknown), "model"),
+            ", ".join(unknown),
+        )
     with times.step("metadata"):
         result = fetch_metadata(
             source,
@@ -136,24 +177,24 @@ def build_configmap(
         )
     if result.failures:
         raise MetadataFailed(
-            f"{len(result.failures)} model(s) failed, nothing written: "
-            + failure_list(result.failures)
+            f"{plural(len(result.failures), 'model')} failed, {output} not written",
+            result.failures,
         )
     unavailable = tuple(sorted(r.name for r in result.unavailable))
     carried = carry_over(unavailable, previous, output)
     for name in unavailable:
-        log.warning("warning: %s answered HTTP 451 here; carried over from %s", name, output)
+        log.warning("%s answered HTTP 451 here; carried over from %s", name, output)
     entries = tuple(sorted((*result.entries, *carried), key=lambda e: e.name))
     with times.step("validate"):
         text = render_configmap(entries)
         problems = validate_configmap_text(text, str(output))
     if problems:
         raise ValidationFailed(problems)
-    return Generated(catalog, entries, unavailable, text)
+    return Generated(catalog, entries, unavailable, text, unknown)
 
 
 def run(args: argparse.Namespace) -> int:
-    output = default_path(args, args.output, CONFIGMAP_NAME)
+    output = output_path(args, args.output, CONFIGMAP_NAME)
     times = StepTimes()
     previous = read_previous(output, strict=False)
     with open_source(args) as source:
@@ -163,10 +204,10 @@ def run(args: argparse.Namespace) -> int:
         written = write_atomically(output, generated.text)
     restricted = sum(1 for e in generated.entries if e.eu_restricted)
     log.info(
-        "%s %s: %d models (%d EU-restricted, %d carried over); %s; %s",
+        "%s %s: %s (%d EU-restricted, %d carried over); %s; %s",
         "wrote" if written else "unchanged:",
         output,
-        len(generated.entries),
+        plural(len(generated.entries), "model"),
         restricted,
         len(generated.carried_over),
         requests_made,

@@ -10,12 +10,22 @@ from pathlib import Path
 from nim_build import github
 from nim_build.atomic import write_atomically
 from nim_build.errors import NimBuildError
+from nim_build.outputs import check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
-from nim_build.steps.report import code, render_markdown
+from nim_build.steps.report import code, render_failure, render_markdown
+from nim_build.steps.validate import ValidationFailed
 
-from ._source import default_path, non_negative_int, open_source, request_summary
-from .generate import CONFIGMAP_NAME, build_configmap, read_previous
+from ._configmaps import read_previous
+from ._source import check_key_and_list, int_between, open_source, output_path, request_summary
+from ._wording import plural
+from .generate import (
+    CONFIGMAP_NAME,
+    Generated,
+    MetadataFailed,
+    build_from_catalog,
+    load_eu_list,
+)
 from .generate import add_arguments as add_generate_arguments
 
 log = logging.getLogger("nim_build")
@@ -24,6 +34,10 @@ DEFAULT_MAX_REMOVALS = 5
 
 class TooManyRemovals(NimBuildError):
     """The change would delete more models than allowed: likely a partial catalog answer."""
+
+    def __init__(self, message: str, changes: Diff) -> None:
+        super().__init__(message)
+        self.changes = changes  # what was refused, for the GitHub outputs
 
 
 @dataclass(frozen=True)
@@ -52,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-removals",
-        type=non_negative_int,
+        type=int_between(0),
         default=DEFAULT_MAX_REMOVALS,
         metavar="N",
         help="refuse to write when more models than this would be removed (default: %(default)s)",
@@ -60,61 +74,104 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _report_path(args: argparse.Namespace, output: Path) -> Path:
+    """--report, else next to the output; checked before any request."""
     report: Path | None = args.report
-    return report or output.with_name(f"{output.stem}.report.md")
+    path = report or output.with_name(f"{output.stem}.report.md")
+    return check_output(path, "--report")
 
 
 def run(args: argparse.Namespace) -> int:
-    output = default_path(args, args.output, CONFIGMAP_NAME)
+    output = output_path(args, args.output, CONFIGMAP_NAME)
+    report = _report_path(args, output)
+    github.check_files()
     try:
-        outcome = _run(args, output)
+        outcome = _run(args, output, report)
     except NimBuildError as error:
         github.annotate("error", str(error))
-        github.set_outputs({"changed": "false"})
+        refused = error.changes if isinstance(error, TooManyRemovals) else Diff()
+        github.set_outputs(RunOutcome(refused, written=False).outputs())
         raise
     github.set_outputs(outcome.outputs())
     return 0
 
 
-def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
-    times = StepTimes()
-    previous = read_previous(output, strict=True)
-    with open_source(args) as source:
-        generated = build_configmap(source, args, output, previous, times)
-        requests_made = request_summary(source)
-    new_entries = {entry.name: entry for entry in generated.entries}
-    with times.step("diff"):
-        changes = diff(previous.entries if previous else {}, new_entries)
+def _publish(report_path: Path, report: str) -> None:
+    """The report to its file and to the job summary: on every outcome after the key check."""
+    write_atomically(report_path, report)
+    github.append_summary(report)
+
+
+def _failure_report(error: NimBuildError) -> str:
+    """Why nothing was written: the failed models, the validation problems, or the cause."""
+    if isinstance(error, MetadataFailed):
+        return render_failure(
+            f"{plural(len(error.failures), 'model')} failed; the ConfigMap was left as it was.",
+            [(failure.resource_id, failure.reason) for failure in error.failures],
+        )
+    if isinstance(error, ValidationFailed):
+        return render_failure(
+            "the new ConfigMap failed validation "
+            f"({plural(len(error.problems), 'problem')}); the previous one was left as it was.",
+            [(p.model or "(the ConfigMap)", f"{p.path}: {p.message}") for p in error.problems],
+            columns=("Model", "Problem"),
+        )
+    return render_failure(f"{code(str(error))}; the ConfigMap was left as it was.")
+
+
+def _notes(generated: Generated) -> list[str]:
     notes = [
         f"{code(name)} answered HTTP 451 from this location; its entry was carried over from the "
         "previous ConfigMap and marked EU-restricted."
         for name in generated.carried_over
     ]
+    if generated.eu_list_unknown:
+        names = ", ".join(map(code, generated.eu_list_unknown))
+        notes.append(f"The EU list names models the catalog does not list: {names}.")
+    return notes
+
+
+def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcome:
+    times = StepTimes()
+    previous = read_previous(output, strict=True)
+    eu_list = load_eu_list(args)
+    with open_source(args) as source:
+        catalog = check_key_and_list(source, times)
+        try:
+            generated = build_from_catalog(
+                source, args, output, previous, times, eu_list=eu_list, catalog=catalog
+            )
+        except NimBuildError as error:
+            _publish(report_path, _failure_report(error))
+            raise
+        requests_made = request_summary(source)
+    new_entries = {entry.name: entry for entry in generated.entries}
+    with times.step("diff"):
+        changes = diff(previous.entries if previous else {}, new_entries)
+    notes = _notes(generated)
     for name in generated.carried_over:
         github.annotate("warning", f"{name} answered HTTP 451; entry carried over, euRestricted")
     refused = len(changes.removed) > args.max_removals
     if refused:
         notes.insert(
             0,
-            f"**Not written:** {len(changes.removed)} models would be removed, more "
+            f"**Not written:** {plural(len(changes.removed), 'model')} would be removed, more "
             f"than the allowed {args.max_removals}.",
         )
-    report = render_markdown(changes, new_entries, notes=notes)
-    report_path = _report_path(args, output)
-    write_atomically(report_path, report)
-    github.append_summary(report)
+    _publish(report_path, render_markdown(changes, new_entries, notes=notes))
     if refused:
         raise TooManyRemovals(
-            f"refusing to write {output}: {len(changes.removed)} models would be removed "
-            f"(more than --max-removals {args.max_removals}): {', '.join(changes.removed)}"
+            f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
+            f"removed (more than --max-removals {args.max_removals}): "
+            + ", ".join(changes.removed),
+            changes,
         )
     with times.step("write"):
         written = write_atomically(output, generated.text)
     log.info(
-        "%s %s: %d models; %d added, %d removed, %d changed; report %s; %s; %s",
+        "%s %s: %s; %d added, %d removed, %d changed; report %s; %s; %s",
         "wrote" if written else "unchanged:",
         output,
-        len(generated.entries),
+        plural(len(generated.entries), "model"),
         len(changes.added),
         len(changes.removed),
         len(changes.changed),

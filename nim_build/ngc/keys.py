@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from nim_build.errors import InputFileError, UsageError
+from nim_build.inputs import read_text
 from nim_build.ngc.errors import KeyRefused
 
 KEY_PREFIX = "nvapi-"
 KEY_ENV = "NGC_API_KEY"
+# A personal key is a bearer token (RFC 6750 b64token): it goes into an HTTP header as is, so
+# anything outside this set (spaces, control or non-ASCII characters) cannot be a key.
+KEY_PATTERN = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9._~+/-]+=*")
+
+
+class KeyFormatError(KeyRefused, UsageError):
+    """No key was given, or what was given cannot be a personal key: nothing was sent."""
+
+
+def _read_key_file(key_file: Path) -> str:
+    try:
+        return read_text(key_file).strip()
+    except InputFileError as error:
+        raise KeyFormatError(f"API key file {error}") from error
 
 
 def load_api_key(argument: str | None, key_file: Path | None) -> str:
@@ -20,24 +37,22 @@ def load_api_key(argument: str | None, key_file: Path | None) -> str:
     if argument:
         key, origin = argument, "the API_KEY argument"
     elif key_file is not None:
-        try:
-            key = key_file.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise KeyRefused(f"cannot read API key file {key_file}: {error.strerror}") from error
-        origin = f"API key file {key_file}"
+        key, origin = _read_key_file(key_file), f"API key file {key_file}"
     elif os.environ.get(KEY_ENV):
         key, origin = os.environ[KEY_ENV].strip(), KEY_ENV
     else:
-        raise KeyRefused(
+        raise KeyFormatError(
             f"no NGC API key: pass it as API_KEY, set {KEY_ENV}, or use --api-key-file"
         )
-    if (
-        not key.startswith(KEY_PREFIX)
-        or len(key) <= len(KEY_PREFIX)
-        or any(c.isspace() for c in key)
-    ):
-        raise KeyRefused(
+    if not key.startswith(KEY_PREFIX):
+        raise KeyFormatError(
             f"the key from {origin} is not a personal NGC key (it must start with "
             f"'{KEY_PREFIX}'); legacy keys are not supported"
+        )
+    if not KEY_PATTERN.fullmatch(key):
+        raise KeyFormatError(
+            f"the key from {origin} is not a personal NGC key: after '{KEY_PREFIX}' it may "
+            "hold only letters, digits and - . _ ~ + / (no spaces, control or non-ASCII "
+            "characters)"
         )
     return key

@@ -93,7 +93,7 @@ def load_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text)
     except YAMLError as error:
-        problem = " ".join(str(error).split())
+        problem = " ".join(str(error).replace('"<unicode string>"', source).split())
         raise ConfigMapError(f"{source}: not valid YAML: {problem}") from error
 
 

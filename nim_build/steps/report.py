@@ -236,3 +236,37 @@ def render_markdown(
     if left_out:
         parts.append(_left_out_note(left_out, limit))
     return "".join(parts).rstrip("\n") + "\n"
+
+
+def render_failure(
+    headline: str,
+    rows: Sequence[tuple[str, str]] = (),
+    *,
+    columns: tuple[str, str] = ("Model", "Reason"),
+    notes: Sequence[str] = (),
+    title: str = "NIM model metadata",
+    limit: int = 65_000,
+) -> str:
+    """The report of a run that wrote nothing: why, and the items behind it, under `limit`.
+
+    `headline` and `notes` are trusted Markdown; `rows` (model names, API reasons) are escaped.
+    """
+    start = f"## {escape(title)}\n\n**Not written:** {' '.join(headline.split())}\n\n"
+    parts = [start]
+    if notes:
+        section = _notes(notes)
+        parts += [section.head, *section.rows, section.tail]
+    if rows:
+        parts.append(_table_head(*columns))
+    used = sum(map(len, parts))
+    shown = 0
+    for first, second in rows:
+        row = _row(code(first), escape(second, _DETAIL))
+        if used + len(row) > limit - _NOTE_RESERVE:
+            break
+        parts.append(row)
+        used += len(row)
+        shown += 1
+    if shown < len(rows):
+        parts.append(f"\n_{len(rows) - shown:,} more rows left out to keep this report short._\n")
+    return "".join(parts).rstrip("\n") + "\n"

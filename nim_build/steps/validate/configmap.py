@@ -131,7 +131,8 @@ def check_configmap(text: str, source: str) -> Checked:
             return Checked("ConfigMap", 0, tuple(problems))
         document = _construct(root)
     except YAMLError as error:
-        return Checked("ConfigMap", 0, (Problem(None, "$", shorten(f"not valid YAML: {error}")),))
+        message = str(error).replace('"<unicode string>"', source)  # name the file
+        return Checked("ConfigMap", 0, (Problem(None, "$", shorten(f"not valid YAML: {message}")),))
     except RecursionError:
         return Checked("ConfigMap", 0, (Problem(None, "$", "YAML nested too deeply"),))
     problems += schema_problems(CONFIGMAP_SCHEMA, document, None)

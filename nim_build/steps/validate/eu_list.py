@@ -6,6 +6,7 @@ from typing import Any
 
 from nim_build.resources import EU_LIST_SCHEMA
 
+from .messages import describe
 from .problems import Checked, Problem, json_path, shorten
 from .rules import RESOURCE_ID, decode_json, schema_problems, validator
 
@@ -61,7 +62,7 @@ def check_eu_list(text: str) -> Checked:
         where = failure.absolute_path
         name = names.get(where[0]) if where and isinstance(where[0], int) else None
         model = name if isinstance(name, str) else None
-        problems.append(Problem(model, json_path(where), shorten(failure.message)))
+        problems.append(Problem(model, json_path(where), shorten(describe(failure))))
     problems += _order_problems(items)
     return Checked("EU list", len(document), tuple(problems))
 

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from nim_build.models import ModelEntry
 from nim_build.resources import MODEL_SCHEMA, schema_path
 
+from .messages import describe
 from .problems import Problem, json_path, shorten
 
 # Kubernetes refuses a ConfigMap whose data keys and values exceed 1 MiB in total.
@@ -64,7 +65,7 @@ def schema_problems(
     schema: str, instance: Any, model: str | None, prefix: Sequence[Any] = ()
 ) -> list[Problem]:
     return [
-        Problem(model, json_path((*prefix, *error.absolute_path)), shorten(error.message))
+        Problem(model, json_path((*prefix, *error.absolute_path)), shorten(describe(error)))
         for error in validator(schema).iter_errors(instance)
     ]
 
