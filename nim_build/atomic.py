@@ -21,6 +21,8 @@ def write_atomically(path: Path, text: str) -> bool:
     A symlink is written through: the temp file goes beside its target, which is replaced.
     """
     path = link_target(path)
+    if path.exists() and not path.is_file():  # a device or FIFO must never be replaced
+        raise OutputError(f"{path}: not a regular file")
     data = text.encode("utf-8")
     try:
         if path.read_bytes() == data:

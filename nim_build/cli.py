@@ -14,6 +14,7 @@ from nim_build.commands import detect_eu, diff, generate, run, validate
 from nim_build.commands._source import DEPRECATION_NOTES
 from nim_build.errors import NimBuildError, UsageError
 from nim_build.ngc.keys import KEY_PATTERN, KEY_PREFIX
+from nim_build.progress import LogHandler
 from nim_build.steps.validate import ValidationFailed
 
 PROG = "nim-build"
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LogHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     logger = logging.getLogger("nim_build")
     logger.handlers[:] = [handler]

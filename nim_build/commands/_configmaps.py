@@ -32,8 +32,7 @@ def _invalid(path: Path, problems: Sequence[Problem]) -> ConfigMapError:
     if len(problems) == 1:
         return ConfigMapError(cause)
     return ConfigMapError(
-        f"{cause} (and {plural(len(problems) - 1, 'more problem')}; "
-        f"`nim-build validate {path}` lists them)",
+        f"{cause} (and {plural(len(problems) - 1, 'more problem')})",
         tuple(f"{path}: {problem}" for problem in problems),
     )
 
