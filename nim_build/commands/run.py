@@ -13,7 +13,7 @@ from nim_build.errors import NimBuildError
 from nim_build.outputs import check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
-from nim_build.steps.report import code, render_failure, render_markdown
+from nim_build.steps.report import code, escape, render_failure, render_markdown
 from nim_build.steps.validate import ValidationFailed
 
 from ._configmaps import read_previous
@@ -106,7 +106,7 @@ def _failure_report(error: NimBuildError) -> str:
     if isinstance(error, MetadataFailed):
         return render_failure(
             f"{plural(len(error.failures), 'model')} failed; the ConfigMap was left as it was.",
-            [(failure.resource_id, failure.reason) for failure in error.failures],
+            sorted((failure.resource_id, failure.reason) for failure in error.failures),
         )
     if isinstance(error, ValidationFailed):
         return render_failure(
@@ -115,7 +115,7 @@ def _failure_report(error: NimBuildError) -> str:
             [(p.model or "(the ConfigMap)", f"{p.path}: {p.message}") for p in error.problems],
             columns=("Model", "Problem"),
         )
-    return render_failure(f"{code(str(error))}; the ConfigMap was left as it was.")
+    return render_failure(f"{escape(str(error))}; the ConfigMap was left as it was.")
 
 
 def _notes(generated: Generated) -> list[str]:
