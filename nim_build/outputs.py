@@ -31,6 +31,8 @@ def _existing_folder(path: Path) -> Path:
 def check_output(path: Path, option: str) -> Path:
     """`path`, if a regular file can be written there; else UsageError naming `option`."""
     where = f"{option} {path}"
+    if path.name in ("", ".", ".."):
+        raise UsageError(f"{where} names a folder; name a file inside it")
     target = link_target(path)
     if target != path:
         where += f" (a link to {target})"

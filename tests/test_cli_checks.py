@@ -139,6 +139,7 @@ def _special_outputs(workdir: Path) -> dict[str, tuple[str, str]]:
         "folder": ("folder", "is a folder"),
         "fifo": ("fifo", "not a regular file"),
         "a-file/out.yaml": ("a-file", "is not a folder"),
+        "no-such-folder/..": ("no-such-folder/..", "names a folder"),
     }
 
 
@@ -257,6 +258,7 @@ def test_connection_errors_name_the_url(run_cli: Run, workdir: Path) -> None:
     result = run_cli("generate", "--api-url", "http://127.0.0.1:9", "--attempts", "1", API_KEY)
     assert result.code == 1
     assert "cannot reach http://127.0.0.1:9" in result.error
+    assert result.error.endswith("after 1 attempt")
 
 
 def test_counts_are_in_the_right_number(

@@ -251,3 +251,13 @@ def test_progress_in_a_log_keeps_the_ten_percent_lines(
     assert "\r" not in result.err
     steps = re.findall(r"^fetch metadata: \d+/40 \((\d+)%\)$", result.err, re.MULTILINE)
     assert steps[-1] == "100" and 5 <= len(steps) <= 11
+
+
+def test_usage_errors_still_set_every_output(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    outputs, _ = actions
+    (workdir / "folder").mkdir()
+    result = run(run_cli, fake_ngc, "--output", "folder")
+    assert result.code == 2
+    assert last_outputs(outputs)["changed"] == "false"

@@ -81,11 +81,10 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = output_path(args, args.output, CONFIGMAP_NAME)
-    report = _report_path(args, output)
     github.check_files()
     try:
-        outcome = _run(args, output, report)
+        output = output_path(args, args.output, CONFIGMAP_NAME)
+        outcome = _run(args, output, _report_path(args, output))
     except NimBuildError as error:
         github.annotate("error", str(error))
         refused = error.changes if isinstance(error, TooManyRemovals) else Diff()

@@ -205,7 +205,8 @@ class LiveSource:
                     return self._answer(response, description, decode=decode)
         except (RetryableStatus, *_TRANSPORT_ERRORS) as error:
             raise RequestFailed(
-                f"{description}: {_describe(error)} after {self.policy.attempts} attempts"
+                f"{description}: {_describe(error)} after {self.policy.attempts} "
+                + ("attempt" if self.policy.attempts == 1 else "attempts")
             ) from error
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
