@@ -191,6 +191,25 @@ def run_subprocess(workdir: Path) -> Callable[..., CliResult]:
     return run
 
 
+# --------------------------------------------------------------------------- GitHub Actions
+
+
+@pytest.fixture
+def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Pretend to run inside GitHub Actions: $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY files."""
+    outputs, summary = workdir / "github_output", workdir / "step_summary"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return outputs, summary
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    """`name=value` lines of a $GITHUB_OUTPUT file."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return dict(pairs)
+
+
 # --------------------------------------------------------------------------- output helpers
 
 

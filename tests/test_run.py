@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import API_KEY, CliResult, read_entries, snapshot_of
+from tests.conftest import API_KEY, CliResult, github_outputs, read_entries, snapshot_of
 from tests.fake_ngc import FakeModel, FakeNgc, default_models, synthetic_models
 
 Run = Callable[..., CliResult]
@@ -17,21 +15,6 @@ REPORT = Path("generated/nim-models-data.report.md")
 
 def run(run_cli: Run, fake: FakeNgc, *extra: str) -> CliResult:
     return run_cli("run", "--api-url", fake.url, API_KEY, *extra)
-
-
-def github_outputs(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return dict(pairs)
-
-
-@pytest.fixture
-def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """Pretend to run inside GitHub Actions: outputs and summary files."""
-    outputs, summary = workdir / "github_output", workdir / "step_summary"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    return outputs, summary
 
 
 def test_first_run_writes_configmap_and_report(

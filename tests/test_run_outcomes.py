@@ -17,8 +17,9 @@ import pytest
 
 from nim_build import github
 from nim_build.errors import OutputError
-from tests.conftest import API_KEY, CliResult, snapshot_of
+from tests.conftest import API_KEY, CliResult, github_outputs, snapshot_of
 from tests.fake_ngc import FakeModel, FakeNgc, Fault, synthetic_models
+from tests.test_run import run
 
 Run = Callable[..., CliResult]
 OUTPUT = Path("generated/nim-models-data.yaml")
@@ -26,29 +27,15 @@ REPORT = Path("generated/nim-models-data.report.md")
 OUTPUT_NAMES = {"changed", "added", "removed", "changed-models"}
 
 
-def run(run_cli: Run, fake: FakeNgc, *extra: str) -> CliResult:
-    return run_cli("run", "--api-url", fake.url, API_KEY, *extra)
-
-
-def github_outputs(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return dict(pairs)
-
-
-@pytest.fixture
-def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """Inside GitHub Actions: outputs and summary files."""
-    outputs, summary = workdir / "github_output", workdir / "step_summary"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    return outputs, summary
-
-
 def last_outputs(path: Path) -> dict[str, str]:
     values = github_outputs(path)
     assert set(values) == OUTPUT_NAMES, values
     return values
+
+
+def not_written(removed: int = 0) -> dict[str, str]:
+    """The outputs of a run that wrote nothing (`removed`: what a refusal refused)."""
+    return {"changed": "false", "added": "0", "removed": str(removed), "changed-models": "0"}
 
 
 # --------------------------------------------------------------------------- outside Actions
@@ -90,19 +77,7 @@ def test_write_failure_on_github_output_is_an_output_error(
 # --------------------------------------------------------------------------- each outcome
 
 
-def test_success(
-    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
-) -> None:
-    outputs, summary = actions
-    assert run(run_cli, fake_ngc).code == 0
-    added = sum(1 for m in fake_ngc.models if m.pullable)
-    assert last_outputs(outputs) == {
-        "changed": "true",
-        "added": str(added),
-        "removed": "0",
-        "changed-models": "0",
-    }
-    assert summary.read_text(encoding="utf-8") == REPORT.read_text(encoding="utf-8")
+# Success: tests/test_run.py::test_github_outputs_and_summary.
 
 
 def test_refusal_explains_what_would_have_been_removed(
@@ -119,12 +94,7 @@ def test_refusal_explains_what_would_have_been_removed(
     result = run(run_cli, fake)
 
     assert result.code == 1
-    assert last_outputs(outputs) == {
-        "changed": "false",
-        "added": "0",
-        "removed": "8",
-        "changed-models": "0",
-    }
+    assert last_outputs(outputs) == not_written(removed=8)
     text = summary.read_text(encoding="utf-8")
     assert text == REPORT.read_text(encoding="utf-8")
     assert "**Not written:** 8 models would be removed" in text
@@ -142,12 +112,7 @@ def test_failed_models_are_listed_with_their_reasons(
     result = run(run_cli, fake_ngc, "--attempts", "2")
 
     assert result.code == 1
-    assert last_outputs(outputs) == {
-        "changed": "false",
-        "added": "0",
-        "removed": "0",
-        "changed-models": "0",
-    }
+    assert last_outputs(outputs) == not_written()
     text = summary.read_text(encoding="utf-8")
     assert text == REPORT.read_text(encoding="utf-8")
     assert "**Not written:** 2 models failed" in text
@@ -167,7 +132,7 @@ def test_oversize_states_the_size_over_the_limit(
     ]
     result = run(run_cli, make_fake_ngc(models))
     assert result.code == 1
-    assert last_outputs(outputs)["changed"] == "false"
+    assert last_outputs(outputs) == not_written()
     text = summary.read_text(encoding="utf-8")
     assert text == REPORT.read_text(encoding="utf-8")
     assert "**Not written:** the new ConfigMap failed validation" in text
@@ -182,7 +147,7 @@ def test_other_failures_after_the_key_check_are_reported(
     twins = [FakeModel(team="meta", repo="twin"), FakeModel(team="baai", repo="twin")]
     result = run(run_cli, make_fake_ngc(twins))
     assert result.code == 1
-    assert last_outputs(outputs)["changed"] == "false"
+    assert last_outputs(outputs) == not_written()
     text = summary.read_text(encoding="utf-8")
     assert "**Not written:**" in text and "nim/baai/twin" in text
 
@@ -193,7 +158,7 @@ def test_refused_key_writes_outputs_but_no_report(
     outputs, summary = actions
     result = run(run_cli, make_fake_ngc(valid_keys={"nvapi-other"}))
     assert result.code == 1
-    assert last_outputs(outputs)["changed"] == "false"
+    assert last_outputs(outputs) == not_written()
     assert not summary.exists() and not REPORT.exists()
 
 
@@ -260,4 +225,4 @@ def test_usage_errors_still_set_every_output(
     (workdir / "folder").mkdir()
     result = run(run_cli, fake_ngc, "--output", "folder")
     assert result.code == 2
-    assert last_outputs(outputs)["changed"] == "false"
+    assert last_outputs(outputs) == not_written()
