@@ -40,7 +40,7 @@ DEMO_DIR = Path("build/demo")
 
 
 INLINE_FAILURES = 3  # more failed models than this go one per line above the error
-MAX_CONCURRENCY = 64  # beyond this NGC answers 429s, and threads cost memory for nothing
+MAX_CONCURRENCY = 64  # the fastest measured (README, Benchmarks); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
 

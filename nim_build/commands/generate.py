@@ -105,7 +105,7 @@ def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
     # refuse, but the list still says which models are restricted: warn and go on.
     eu_list = read_eu_list(path)
     for problem in validate_eu_list_text(read_text(path), str(path)):
-        log.warning("%s: %s (nim-build validate %s)", path, problem, path)
+        log.warning("%s: %s", path, problem)
     return eu_list
 
 
