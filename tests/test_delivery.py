@@ -14,12 +14,16 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from ruamel.yaml import YAML
 
 from tests.conftest import API_KEY, UNROUTABLE_URL, read_entries
@@ -31,6 +35,11 @@ METADATA_WORKFLOW = WORKFLOW_DIR / "nim-metadata.yml"
 CI_WORKFLOW = WORKFLOW_DIR / "ci.yml"
 TASK = ROOT / ".tekton" / "nim-metadata-task.yaml"
 CONTAINERFILE = ROOT / "Containerfile"
+PIPELINERUN = ROOT / ".tekton" / "nim-build-push.yaml"
+PYPROJECT = ROOT / "pyproject.toml"
+BASE_IMAGE = re.compile(
+    r"BASE_IMAGE=registry\.access\.redhat\.com/ubi9/python-312@sha256:[0-9a-f]{64}"
+)
 
 CANONICAL_REPOSITORY = "opendatahub-io/nim-build"
 REPOSITORY_GUARD = f"github.repository == '{CANONICAL_REPOSITORY}'"
@@ -47,10 +56,17 @@ TASK_PARAMS = {
     "report-path",
     "max-removals",
     "snapshot-path",
+    "hermetic",
     "api-key-secret-name",
     "api-key-secret-key",
 }
 TASK_RESULTS = {"CHANGED", "MODEL_COUNT", "CONFIGMAP_SHA256", "REPORT_PATH"}
+
+
+def dockerfile_runs(path: Path) -> list[str]:
+    """The RUN instructions of a Containerfile, continuation lines joined."""
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    return [line[4:] for line in text.splitlines() if line.startswith("RUN ")]
 
 
 def load_yaml(path: Path) -> Any:
@@ -360,6 +376,10 @@ def test_task_params_results_workspace(task: dict[str, Any]) -> None:
     assert params["output-path"]["default"] == "config/nim/nim-models-data.yaml"
     assert params["snapshot-path"]["default"] == ""
     assert params["max-removals"]["default"] == "5"
+    assert params["hermetic"]["default"] == "false"
+    # The repository's copy names the moving tag; a release pins the digest (README).
+    assert params["image"]["default"].startswith("quay.io/opendatahub/nim-build:")
+    assert "digest" in params["image"]["description"]
     assert {r["name"] for r in spec["results"]} == TASK_RESULTS
     assert all(r.get("description") for r in spec["results"])
     assert [w["name"] for w in spec["workspaces"]] == ["source"]
@@ -395,8 +415,9 @@ def test_task_step_is_non_root_and_bounded(task: dict[str, Any]) -> None:
     assert security["capabilities"]["drop"] == ["ALL"]
     assert security.get("privileged") is not True
     resources = step["computeResources"]
-    for kind in ("requests", "limits"):
-        assert {"cpu", "memory"} <= set(resources[kind]), kind
+    assert {"cpu", "memory"} <= set(resources["requests"])
+    assert set(resources["limits"]) == {"memory"}, "a memory limit, no CPU limit"
+    assert task["spec"]["stepTemplate"]["imagePullPolicy"] == "IfNotPresent"
 
 
 # --------------------------------------------------------------------------- container image
@@ -405,19 +426,95 @@ def test_task_step_is_non_root_and_bounded(task: dict[str, Any]) -> None:
 def test_containerfile() -> None:
     text = CONTAINERFILE.read_text()
     instructions = [line.split(None, 1) for line in text.splitlines() if line and line[0].isupper()]
-    froms = [rest for word, rest in instructions if word == "FROM"]
-    assert len(froms) == 1 and froms[0].startswith("registry.access.redhat.com/ubi9/python-311")
-    assert "pip install --no-cache-dir" in text
+    [base] = [rest for word, rest in instructions if word == "ARG" and rest.startswith("BASE_")]
+    assert BASE_IMAGE.fullmatch(base.strip()), "a supported UBI 9 Python, pinned by digest"
+    froms = [rest.split()[0] for word, rest in instructions if word == "FROM"]
+    assert froms == ["${BASE_IMAGE}", "${BASE_IMAGE}"], "build stage and runtime stage"
     users = [rest.strip() for word, rest in instructions if word == "USER"]
     assert users and users[-1] == "1001"
     assert 'ENTRYPOINT ["nim-build"]' in text
     assert any(word == "LABEL" for word, _ in instructions)
 
 
+def test_containerfile_installs_only_from_the_locks() -> None:
+    runs = [" ".join(run.split()) for run in dockerfile_runs(CONTAINERFILE)]
+    installs = [part for run in runs for part in run.split("&&") if "pip install" in part]
+    assert installs
+    for install in installs:
+        assert "--no-deps" in install, install
+        if " -r " in install:
+            assert "--require-hashes" in install, install
+    locked = " ".join(installs)
+    assert "-r /tmp/nim-build/requirements.txt" in locked
+    assert "-r /tmp/nim-build/requirements-build.txt" in locked
+    [wheel] = [run for run in runs if "pip wheel" in run]
+    assert "--no-build-isolation" in wheel and "--no-deps" in wheel
+
+
 @pytest.mark.parametrize("name", [".containerignore", ".dockerignore"])
 def test_build_context_excludes(name: str) -> None:
     lines = {line.strip() for line in (ROOT / name).read_text().splitlines()}
     assert {".git", "generated", ".venv*"} <= lines
+    assert not any(line.startswith("requirements") for line in lines)
+
+
+# --------------------------------------------------------------------------- locks, Konflux build
+
+
+def pinned(lock: Path) -> dict[str, tuple[Version, int]]:
+    """Canonical name -> (pinned version, number of hashes) of a pip-compile lock."""
+    entries: dict[str, tuple[Version, int]] = {}
+    text = lock.read_text(encoding="utf-8").replace("\\\n", " ")
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        requirement, *hashes = line.split(" --hash=")
+        req = Requirement(requirement)
+        [spec] = req.specifier
+        assert spec.operator == "==", f"{lock.name}: {requirement} is not pinned"
+        assert all(h.startswith("sha256:") for h in hashes)
+        entries[canonicalize_name(req.name)] = (Version(spec.version), len(hashes))
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("lock", "section"),
+    [
+        ("requirements.txt", ("project", "dependencies")),
+        ("requirements-build.txt", ("build-system", "requires")),
+    ],
+)
+def test_locks_pin_every_requirement_with_hashes(lock: str, section: tuple[str, str]) -> None:
+    """Offline half of .ci/check-locks (which re-compiles): the declared set is pinned."""
+    table, key = section
+    declared = [Requirement(r) for r in tomllib.loads(PYPROJECT.read_text())[table][key]]
+    locked = pinned(ROOT / lock)
+    assert all(count > 0 for _, count in locked.values()), "every pin carries its hashes"
+    for req in declared:
+        name = canonicalize_name(req.name)
+        assert name in locked, f"{lock}: {req.name} is not locked"
+        assert req.specifier.contains(locked[name][0]), f"{lock}: {req} vs {locked[name][0]}"
+
+
+def test_konflux_pipelinerun_prefetches_the_locks() -> None:
+    run = load_yaml(PIPELINERUN)
+    assert run["apiVersion"] == "tekton.dev/v1" and run["kind"] == "PipelineRun"
+    params = {p["name"]: p["value"] for p in run["spec"]["params"]}
+    assert params["hermetic"] == "true"
+    assert (ROOT / params["path-context"] / params["dockerfile"]) == CONTAINERFILE
+    [pip] = json.loads(params["prefetch-input"])
+    assert pip["type"] == "pip" and pip["path"] == "."
+    for key in ("requirements_files", "requirements_build_files"):
+        assert pip[key] and all((ROOT / name).is_file() for name in pip[key]), key
+    binary = pip["binary"]
+    assert binary["py_version"] == 312
+    archs = set(binary["arch"].split(","))
+    platforms = {p.removeprefix("linux/") for p in params["build-platforms"]}
+    assert archs == {"x86_64", "aarch64"}
+    assert platforms == {"x86_64", "arm64"}, "one platform per prefetched wheel architecture"
+    ref = {p["name"]: p["value"] for p in run["spec"]["pipelineRef"]["params"]}
+    assert ref["name"] == "docker-build-multi-platform-oci-ta"
 
 
 # --------------------------------------------------------------------------- Task script, executed
@@ -599,6 +696,27 @@ def test_task_script_live_run_without_key_fails(
     assert "api-key-secret-name" in run.err
     assert run.results == {}
     assert not output.exists()
+    assert fake_ngc.request_count == 0
+
+
+def test_task_script_hermetic_mode_needs_a_snapshot(
+    runner: TaskRunner, fake_ngc: FakeNgc, workspace: Path, output: Path
+) -> None:
+    from nim_build.resources import demo_snapshot_path
+
+    refused = runner.run({"hermetic": "true", "api-url": fake_ngc.url}, KEY_SECRET)
+    assert refused.code != 0
+    assert "snapshot-path is empty" in refused.err
+    assert (refused.results, output.exists(), fake_ngc.request_count) == ({}, False, 0)
+
+    # With a snapshot it replays, even though the key Secret exists: the key is not used.
+    params = {
+        "hermetic": "true",
+        "snapshot-path": str(demo_snapshot_path()),
+        "api-url": fake_ngc.url,
+    }
+    run = runner.run(params, KEY_SECRET)
+    check_results(run, workspace, output, changed=True)
     assert fake_ngc.request_count == 0
 
 
