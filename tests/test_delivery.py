@@ -79,6 +79,22 @@ TASK_PARAMS = {
 TASK_RESULTS = {"CHANGED", "MODEL_COUNT", "CONFIGMAP_SHA256", "REPORT_PATH"}
 
 
+def run_program(
+    argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A delivery script run to completion, its output captured (generous timeout)."""
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+
+
 def dockerfile_runs(path: Path) -> list[str]:
     """The RUN instructions of a Containerfile, continuation lines joined."""
     text = path.read_text(encoding="utf-8").replace("\\\n", " ")
@@ -392,15 +408,7 @@ def test_release_attaches_the_outputs(metadata: dict[str, Any]) -> None:
 
 
 def nim_targets(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(TARGETS_SCRIPT), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
+    return run_program([sys.executable, str(TARGETS_SCRIPT), *args], cwd=ROOT)
 
 
 def test_committed_targets_file_is_valid() -> None:
@@ -752,15 +760,10 @@ class TaskRunner:
     ) -> TaskRun:
         shutil.rmtree(self.results_dir, ignore_errors=True)
         self.results_dir.mkdir()
-        done = subprocess.run(
+        done = run_program(
             [str(self.script)],
-            env=self.env(params or {}, secrets or {}),
             cwd=self.results_dir.parent,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
+            env=self.env(params or {}, secrets or {}),
         )
         results = {p.name: p.read_text(encoding="utf-8") for p in self.results_dir.iterdir()}
         return TaskRun(done.returncode, done.stdout, done.stderr, results)

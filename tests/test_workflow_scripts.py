@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pytest
 
 from tests.conftest import API_KEY, read_entries
 from tests.fake_ngc import FakeNgc, default_models
-from tests.test_delivery import METADATA_WORKFLOW, ROOT, load_yaml, workflow_paths
+from tests.test_delivery import METADATA_WORKFLOW, ROOT, load_yaml, run_program, workflow_paths
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 HEREDOC = re.compile(r"(?P<name>[A-Za-z0-9_-]+)<<(?P<delimiter>\S+)")
@@ -157,15 +156,10 @@ class StepRunner:
             **(env or {}),
         }
         # The runner's default shell for `run:` on Linux.
-        done = subprocess.run(
+        done = run_program(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
             cwd=self.workspace,
             env=environment,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
         )
         return StepRun(
             done.returncode,
