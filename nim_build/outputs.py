@@ -2,7 +2,8 @@
 find that it cannot write (a folder, /dev/full, a FIFO, a file where a folder should be).
 
 Every command checks each file it will write here, with the option that named it. A missing
-folder is fine when it can be created (the write creates it). A symlink is written through: the
+folder is an error for a path the user named (a typo should not grow a tree) and is created for
+a default path (generated/, build/demo/). A symlink is written through: the
 link stays, its target gets the new content (`atomic.write_atomically` resolves it too).
 """
 
@@ -28,8 +29,11 @@ def _existing_folder(path: Path) -> Path:
     return folder
 
 
-def check_output(path: Path, option: str) -> Path:
-    """`path`, if a regular file can be written there; else UsageError naming `option`."""
+def check_output(path: Path, option: str, *, create_folders: bool = False) -> Path:
+    """`path`, if a regular file can be written there; else UsageError naming `option`.
+
+    `create_folders`: missing folders on the way are fine (the write creates them).
+    """
     where = f"{option} {path}"
     if path.name in ("", ".", ".."):
         raise UsageError(f"{where} names a folder; name a file inside it")
@@ -37,6 +41,8 @@ def check_output(path: Path, option: str) -> Path:
     if target != path:
         where += f" (a link to {target})"
     folder = _existing_folder(target)
+    if folder != target.parent and not create_folders:
+        raise UsageError(f"{where}: the folder {target.parent} does not exist")
     if not folder.is_dir():
         raise UsageError(f"{where}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):

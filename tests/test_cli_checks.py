@@ -170,12 +170,31 @@ def test_unusable_outputs_are_refused_before_any_request(
     assert (workdir / "a-file").read_text(encoding="utf-8") == "x"
 
 
-def test_missing_folders_of_an_output_are_created(
-    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("generate", "--output"),
+        ("detect-eu", "--output"),
+        ("run", "--output"),
+        ("run", "--report"),
+        ("generate", "--record"),
+    ],
+)
+def test_a_named_output_in_a_missing_folder_is_refused_before_any_request(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, command: str, option: str
 ) -> None:
-    result = run_cli("run", "--api-url", fake_ngc.url, "--report", "r/e/port.md", API_KEY)
+    result = run_cli(command, "--api-url", fake_ngc.url, option, "no/such/out.yaml", API_KEY)
+    assert_refused_before_any_request(
+        result, fake_ngc, f"{option} no/such/out.yaml: the folder no/such does not exist"
+    )
+    assert not (workdir / "no").exists()
+
+
+def test_default_output_folders_are_created(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
+    result = run_cli("run", "--api-url", fake_ngc.url, API_KEY)
     assert result.code == 0, result.err
-    assert (workdir / "r/e/port.md").is_file()
+    assert (workdir / "generated/nim-models-data.yaml").is_file()
+    assert (workdir / "generated/nim-models-data.report.md").is_file()
 
 
 def test_symlinked_outputs_are_written_through(

@@ -74,6 +74,7 @@ def test_exact_request_count_and_451_never_retried(
 
 def test_custom_output(run_cli: Run, eu_fake: FakeNgc, workdir: Path) -> None:
     output = workdir / "out" / "eu.json"
+    output.parent.mkdir()
     assert detect(run_cli, eu_fake, "--output", str(output)).code == 0
     assert len(json.loads(output.read_text(encoding="utf-8"))) == 4
     assert not (workdir / OUTPUT).exists()

@@ -130,6 +130,7 @@ def test_resource_without_latest_tag_left_out(
 
 def test_custom_output_path(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     output = workdir / "manifests" / "nim.yaml"
+    output.parent.mkdir()
     assert generate(run_cli, fake_ngc, "--output", str(output)).code == 0
     assert read_entries(output) == expected_entries(fake_ngc.models)
     assert not (workdir / OUTPUT).exists()

@@ -237,7 +237,7 @@ def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Pat
 
 def output_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
     """`default_path`, checked before any request (a default folder is created when written)."""
-    return check_output(default_path(args, given, name), "--output")
+    return check_output(default_path(args, given, name), "--output", create_folders=given is None)
 
 
 def _api_location(source: NgcSource) -> str:

@@ -74,10 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _report_path(args: argparse.Namespace, output: Path) -> Path:
-    """--report, else next to the output; checked before any request."""
+    """--report, else next to the output (whose folder was checked); before any request."""
     report: Path | None = args.report
     path = report or output.with_name(f"{output.stem}.report.md")
-    return check_output(path, "--report")
+    return check_output(path, "--report", create_folders=report is None)
 
 
 def run(args: argparse.Namespace) -> int:
