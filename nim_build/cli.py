@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -12,6 +11,8 @@ from typing import NoReturn
 
 from nim_build.commands import detect_eu, diff, generate, run, validate
 from nim_build.errors import NimBuildError, UsageError
+from nim_build.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
+from nim_build.safe_text import SafeFormatter, safe_line
 from nim_build.steps.validate import ValidationFailed
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -22,23 +23,12 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "diff": (diff, "compare two ConfigMaps, model by model and field by field"),
     "run": (run, "the release pipeline: generate, validate, diff, guard, write, report"),
 }
-# A key typed in the wrong place must not come back in an error message or a log line.
-_KEY_PATTERN = re.compile(r"nvapi-[^\s'\"]+")
-
-
-def redact(text: str) -> str:
-    return _KEY_PATTERN.sub("nvapi-***", text)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {redact(message)}\n")
-
-
-class _RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        self.exit(EXIT_USAGE, safe_line(f"{self.prog}: error: {message}") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(message)s"))
+    handler.setFormatter(SafeFormatter("%(message)s"))
     logger = logging.getLogger("nim_build")
     logger.handlers[:] = [handler]
     logger.propagate = False
@@ -74,19 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
     try:
-        return int(args.handler(args))
+        with sigterm_raises():
+            return int(args.handler(args))
     except ValidationFailed as error:
         for problem in error.problems:
-            print(redact(str(problem)), file=sys.stderr)
-        print(f"nim-build: error: {redact(str(error))}", file=sys.stderr)
+            print(safe_line(str(problem)), file=sys.stderr)
+        print(safe_line(f"nim-build: error: {error}"), file=sys.stderr)
         return EXIT_FAILURE
     except UsageError as error:
         parser.print_usage(sys.stderr)
-        print(f"nim-build: error: {redact(str(error))}", file=sys.stderr)
+        print(safe_line(f"nim-build: error: {error}"), file=sys.stderr)
         return EXIT_USAGE
     except NimBuildError as error:
-        print(f"nim-build: error: {redact(str(error))}", file=sys.stderr)
+        print(safe_line(f"nim-build: error: {error}"), file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("nim-build: interrupted; outputs left as they were", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"nim-build: {how}; outputs left as they were", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED

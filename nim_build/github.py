@@ -10,13 +10,17 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from nim_build.safe_text import escape_controls, redact
+
 
 def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def _escape(text: str) -> str:
-    # Workflow-command escaping: a newline in API text must not start a new command.
+    # Workflow-command escaping: a newline in API text must not start a new command. Control
+    # characters are made visible first, so none reaches the log raw (U+2028, NEL, ...).
+    text = escape_controls(redact(text))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -30,7 +34,7 @@ def _append(variable: str, text: str) -> None:
     target = os.environ.get(variable)
     if target:
         with Path(target).open("a", encoding="utf-8") as stream:
-            stream.write(text)
+            stream.write(redact(text))
 
 
 def set_outputs(values: Mapping[str, str]) -> None:

@@ -131,6 +131,8 @@ def test_library_record_and_replay(fake_ngc: FakeNgc, tmp_path: Path) -> None:
         recorder.repository("nim/baai/bge-m3"),
     ]
     recorder.close()
+    assert not path.exists()  # nothing is written until the caller saves a good run
+    recorder.save()
     requests = fake_ngc.request_count
     replay = SnapshotSource(path)
     replayed = [

@@ -47,23 +47,23 @@ def run(args: argparse.Namespace) -> int:
         with times.step("probe"):
             result = probe_eu(source, catalog.resources, concurrency=args.concurrency)
         requests_made = request_summary(source)
-    log.info(
-        "detect-eu: %d accessible, %d restricted, %d failed",
-        result.accessible,
-        len(result.restricted),
-        len(result.failures),
-    )
-    if result.failures:
-        raise ProbeFailed(
-            f"{len(result.failures)} model(s) could not be probed, {output} not written: "
-            + failure_list(result.failures)
+        log.info(
+            "detect-eu: %d accessible, %d restricted, %d failed",
+            result.accessible,
+            len(result.restricted),
+            len(result.failures),
         )
-    text = render_eu_list(result.restricted)
-    problems = validate_eu_list_text(text, str(output))
-    if problems:
-        raise ValidationFailed(problems)
-    with times.step("write"):
-        written = write_atomically(output, text)
+        if result.failures:
+            raise ProbeFailed(
+                f"{len(result.failures)} model(s) could not be probed, {output} not written: "
+                + failure_list(result.failures)
+            )
+        text = render_eu_list(result.restricted)
+        problems = validate_eu_list_text(text, str(output))
+        if problems:
+            raise ValidationFailed(problems)
+        with times.step("write"):
+            written = write_atomically(output, text)
     state = "wrote" if written else "unchanged:"
     log.info(
         "%s %s (%d restricted); %s; %s",

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nim_build.atomic import write_atomically
+from nim_build.atomic import output_lock, write_atomically
 from nim_build.errors import NimBuildError
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry
@@ -155,12 +155,12 @@ def build_configmap(
 def run(args: argparse.Namespace) -> int:
     output = default_path(args, args.output, CONFIGMAP_NAME)
     times = StepTimes()
-    previous = read_previous(output, strict=False)
-    with open_source(args) as source:
+    with output_lock(output), open_source(args) as source:
+        previous = read_previous(output, strict=False)
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)
-    with times.step("write"):
-        written = write_atomically(output, generated.text)
+        with times.step("write"):
+            written = write_atomically(output, generated.text)
     restricted = sum(1 for e in generated.entries if e.eu_restricted)
     log.info(
         "%s %s: %d models (%d EU-restricted, %d carried over); %s; %s",

@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from nim_build import github
-from nim_build.atomic import write_atomically
-from nim_build.errors import NimBuildError
+from nim_build import github, interrupts
+from nim_build.atomic import output_lock, write_atomically
+from nim_build.errors import NimBuildError, OutputError
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
-from nim_build.steps.report import code, render_markdown
+from nim_build.steps.report import code, escape, render_markdown
 
 from ._source import default_path, non_negative_int, open_source, request_summary
 from .generate import CONFIGMAP_NAME, build_configmap, read_previous
@@ -78,38 +78,45 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
     times = StepTimes()
-    previous = read_previous(output, strict=True)
-    with open_source(args) as source:
+    # One run at a time from reading the current file to writing the report that describes it.
+    with output_lock(output), open_source(args) as source:
+        previous = read_previous(output, strict=True)
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)
-    new_entries = {entry.name: entry for entry in generated.entries}
-    with times.step("diff"):
-        changes = diff(previous.entries if previous else {}, new_entries)
-    notes = [
-        f"{code(name)} answered HTTP 451 from this location; its entry was carried over from the "
-        "previous ConfigMap and marked EU-restricted."
-        for name in generated.carried_over
-    ]
-    for name in generated.carried_over:
-        github.annotate("warning", f"{name} answered HTTP 451; entry carried over, euRestricted")
-    refused = len(changes.removed) > args.max_removals
-    if refused:
-        notes.insert(
-            0,
-            f"**Not written:** {len(changes.removed)} models would be removed, more "
-            f"than the allowed {args.max_removals}.",
-        )
-    report = render_markdown(changes, new_entries, notes=notes)
-    report_path = _report_path(args, output)
-    write_atomically(report_path, report)
-    github.append_summary(report)
-    if refused:
-        raise TooManyRemovals(
-            f"refusing to write {output}: {len(changes.removed)} models would be removed "
-            f"(more than --max-removals {args.max_removals}): {', '.join(changes.removed)}"
-        )
-    with times.step("write"):
-        written = write_atomically(output, generated.text)
+        new_entries = {entry.name: entry for entry in generated.entries}
+        with times.step("diff"):
+            changes = diff(previous.entries if previous else {}, new_entries)
+        notes = [
+            f"{code(name)} answered HTTP 451 from this location; its entry was carried over from "
+            "the previous ConfigMap and marked EU-restricted."
+            for name in generated.carried_over
+        ]
+        for name in generated.carried_over:
+            github.annotate(
+                "warning", f"{name} answered HTTP 451; entry carried over, euRestricted"
+            )
+        report_path = _report_path(args, output)
+        if len(changes.removed) > args.max_removals:
+            notes.insert(
+                0,
+                f"**Not written:** {len(changes.removed)} models would be removed, more "
+                f"than the allowed {args.max_removals}.",
+            )
+            _report(report_path, render_markdown(changes, new_entries, notes=notes))
+            raise TooManyRemovals(
+                f"refusing to write {output}: {len(changes.removed)} models would be removed "
+                f"(more than --max-removals {args.max_removals}): {', '.join(changes.removed)}"
+            )
+        # The ConfigMap and its report go together: a signal waits until both are written.
+        with interrupts.deferred():
+            try:
+                with times.step("write"):
+                    written = write_atomically(output, generated.text)
+            except OutputError as error:
+                notes.insert(0, f"**Not written:** {escape(str(error))}")
+                _report(report_path, render_markdown(changes, new_entries, notes=notes))
+                raise
+            _report(report_path, render_markdown(changes, new_entries, notes=notes))
     log.info(
         "%s %s: %d models; %d added, %d removed, %d changed; report %s; %s; %s",
         "wrote" if written else "unchanged:",
@@ -123,3 +130,9 @@ def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
         times.summary(),
     )
     return RunOutcome(changes, written)
+
+
+def _report(path: Path, report: str) -> None:
+    """The report as a file and as the job summary."""
+    write_atomically(path, report)
+    github.append_summary(report)

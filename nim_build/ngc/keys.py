@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from nim_build.ngc.errors import KeyRefused
+from nim_build.safe_text import KEY_PREFIX, register_secret
 
-KEY_PREFIX = "nvapi-"
+__all__ = ["KEY_ENV", "KEY_PREFIX", "load_api_key"]
 KEY_ENV = "NGC_API_KEY"
 
 
@@ -40,4 +41,5 @@ def load_api_key(argument: str | None, key_file: Path | None) -> str:
             f"the key from {origin} is not a personal NGC key (it must start with "
             f"'{KEY_PREFIX}'); legacy keys are not supported"
         )
+    register_secret(key)  # from here on, no log line, message or file can show it
     return key
