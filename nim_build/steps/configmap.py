@@ -17,6 +17,7 @@ from ruamel.yaml.error import YAMLError
 
 from nim_build.errors import InputFileError
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
+from nim_build.safe_text import redact
 from nim_build.steps.validate.rules import surrogate_problems
 from nim_build.steps.yaml_scalars import needs_quotes
 
@@ -83,7 +84,8 @@ def render_configmap(entries: Iterable[ModelEntry]) -> str:
         "kind": "ConfigMap",
         "metadata": {"name": CONFIGMAP_NAME, "labels": {MANAGED_LABEL: _Quoted("true")}},
         "data": {
-            _data_key(entry.name): _Literal(entry_json(entry))
+            # An answer that echoes the API key must not carry it into a committed file.
+            _data_key(entry.name): _Literal(redact(entry_json(entry)))
             for entry in sorted(entries, key=lambda e: e.name)
         },
     }
