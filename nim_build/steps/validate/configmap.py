@@ -96,8 +96,10 @@ def _data_key_problems(root: Node) -> list[Problem]:
     for key, _value in data.value:
         if isinstance(key, ScalarNode) and not key.style and needs_quotes(key.value):
             kind = yaml11_type(key.value)
-            loaders = f"a {kind} by YAML 1.1 loaders such as kubectl" if kind else "a number"
-            message = f"data key {key.value!r} at line {_line(key)} is read as {loaders}: quote it"
+            loaders = f"YAML 1.1 loaders such as kubectl ({kind})" if kind else "YAML 1.2 loaders"
+            message = (
+                f"data key {key.value!r} at line {_line(key)} is no string to {loaders}: quote it"
+            )
             problems.append(Problem(str(key.value), "$.data", message))
     return problems
 
