@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import API_KEY, CliResult, read_entries, snapshot_of
+from tests.conftest import API_KEY, CliResult, leftovers, read_entries, snapshot_of
 from tests.fake_ngc import FakeModel, FakeNgc, default_models, synthetic_models
 
 Run = Callable[..., CliResult]
@@ -153,3 +154,42 @@ def test_demo(run_cli: Run, workdir: Path) -> None:
     assert result.code == 0, result.err
     assert len(read_entries(Path("build/demo/nim-models-data.yaml"))) == 12
     assert Path("build/demo/nim-models-data.report.md").is_file()
+
+
+# --------------------------------------------------------------------------- truthful reports
+
+
+def test_a_failed_write_is_reported_as_not_written(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    outputs, summary = actions
+    (workdir / "blocker").write_text("a file where the output's folder should be\n")
+    result = run(run_cli, fake_ngc, "--output", "blocker/nim.yaml", "--report", "report.md")
+    assert result.code == 1
+    assert "blocker/nim.yaml: cannot" in result.error
+    report = (workdir / "report.md").read_text(encoding="utf-8")
+    assert report.splitlines()[6].startswith("- **Not written:** blocker/nim.yaml: cannot")
+    assert summary.read_text(encoding="utf-8") == report
+    assert github_outputs(outputs)["changed"] == "false"
+    assert result.out.startswith("::error::blocker/nim.yaml: cannot")
+
+
+def test_concurrent_runs_take_turns(
+    run_subprocess: Callable[..., CliResult],
+    make_fake_ngc: Callable[..., FakeNgc],
+    workdir: Path,
+) -> None:
+    # Slow enough that the two runs overlap; each writes its own report.
+    fake = make_fake_ngc(synthetic_models(24, seed=9), latency=0.1)
+    args = ("run", "--api-url", fake.url, "--concurrency", "2", API_KEY)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(
+            pool.map(lambda name: run_subprocess(*args, "--report", name), ["a.md", "b.md"])
+        )
+    assert [r.code for r in results] == [0, 0], [r.err for r in results]
+    reports = sorted((workdir / name).read_text(encoding="utf-8") for name in ("a.md", "b.md"))
+    # The one that waited read the other's file: it saw no change, as the file says.
+    assert reports[0].startswith("## NIM model metadata\n\n**24 added, 0 removed, 0 changed**")
+    assert reports[1].startswith("## NIM model metadata\n\nNo changes (24 models)")
+    assert len(read_entries(OUTPUT)) == 24
+    assert leftovers(workdir / "generated") == []
