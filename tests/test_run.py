@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import API_KEY, CliResult, leftovers, read_entries, snapshot_of
-from tests.fake_ngc import FakeModel, FakeNgc, default_models, synthetic_models
+from tests.fake_ngc import (
+    FakeModel,
+    FakeNgc,
+    Fault,
+    default_models,
+    metadata_body,
+    synthetic_models,
+)
 
 Run = Callable[..., CliResult]
 OUTPUT = Path("generated/nim-models-data.yaml")
@@ -193,3 +201,17 @@ def test_concurrent_runs_take_turns(
     assert reports[1].startswith("## NIM model metadata\n\nNo changes (24 models)")
     assert len(read_entries(OUTPUT)) == 24
     assert leftovers(workdir / "generated") == []
+
+
+def test_a_lone_surrogate_ends_the_run_in_one_line(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    model = fake_ngc.model("bge-m3")
+    body = {**metadata_body(model), "displayName": "\ud800"}  # json.dumps: a "\ud800" escape
+    fake_ngc.fail(model, [Fault(status=200, body=json.dumps(body).encode())])
+    result = run(run_cli, fake_ngc)
+    assert result.code == 1
+    assert result.error.startswith("nim-build: error: validation failed: bge-m3: $.displayName")
+    assert "Traceback" not in result.err
+    assert not OUTPUT.exists()
+    assert not REPORT.exists()

@@ -419,8 +419,9 @@ def test_every_written_key_survives_yaml_1_1_and_1_2(name: str) -> None:
     import yaml
 
     text = render_configmap([make_entry(name)])
-    assert list(yaml.safe_load(text)["data"]) == [name]  # PyYAML: YAML 1.1
-    assert list(YAML(typ="safe").load(text)["data"]) == [name]  # ruamel: YAML 1.2
+    yaml_1_1, yaml_1_2 = yaml.safe_load(text)["data"], YAML(typ="safe").load(text)["data"]
+    assert list(yaml_1_1) == list(yaml_1_2) == [name]  # PyYAML: YAML 1.1; ruamel: YAML 1.2
+    assert yaml_1_1 == yaml_1_2  # values are literal blocks: the same string to both
     assert not any("quote it" in p.message for p in validate_configmap_text(text, "cm.yaml"))
 
 
