@@ -72,28 +72,44 @@ def _replace(path: Path, data: bytes) -> None:
             temp.unlink(missing_ok=True)  # gone after a successful rename; else the leftover
 
 
-def _nearest_folder(path: Path) -> Path:
-    folder = path.absolute().parent
-    while not folder.is_dir() and folder != folder.parent:
-        folder = folder.parent
-    return folder
+def _make_folders(folder: Path, path: Path) -> list[Path]:
+    """Create `folder` and missing parents; the ones this call made, deepest first."""
+    missing = []
+    current = folder
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    made = []
+    for each in reversed(missing):
+        try:
+            each.mkdir()
+        except FileExistsError:
+            continue  # another run made it: not ours to remove
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write: {error.strerror}: {each}") from error
+        made.append(each)
+    return made[::-1]
 
 
-@contextlib.contextmanager
-def output_lock(path: Path, wait: float | None = None) -> Iterator[None]:
-    """Keep other nim-build runs from writing `path` until the block ends (flock on its folder).
+def _still_there(descriptor: int, folder: Path) -> bool:
+    try:
+        current = folder.stat()
+    except OSError:
+        return False
+    locked = os.fstat(descriptor)
+    return (locked.st_dev, locked.st_ino) == (current.st_dev, current.st_ino)
 
-    Runs on one output take turns, waiting up to `wait` seconds (default LOCK_WAIT), so the
-    file and the report written next to it always describe the same run. While the folder does
-    not exist yet, the nearest existing one above it is locked instead.
-    """
-    limit = LOCK_WAIT if wait is None else wait
+
+def _lock_folder(folder: Path, path: Path, limit: float, made: list[Path]) -> int:
+    """A descriptor of `folder` holding its flock (made: folders created on the way)."""
     deadline = time.monotonic() + limit
     waiting = False
     while True:
-        folder = _nearest_folder(path)
+        made[:0] = _make_folders(folder, path)
         try:
             descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue  # removed by a run that failed: make it again
         except OSError as error:
             raise OutputError(f"{path}: cannot lock {folder}: {error.strerror}") from error
         try:
@@ -111,17 +127,39 @@ def output_lock(path: Path, wait: float | None = None) -> Iterator[None]:
             time.sleep(_LOCK_POLL)
             continue
         except OSError as error:
-            os.close(descriptor)
             if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP):
+                os.close(descriptor)
                 raise OutputError(f"{path}: cannot lock {folder}: {error.strerror}") from error
             log.warning("warning: %s cannot be locked (%s); going on without", folder, error)
-            yield
-            return
-        if _nearest_folder(path) != folder:  # its own folder appeared while we waited
-            os.close(descriptor)
-            continue
-        try:
-            yield
-        finally:
-            os.close(descriptor)  # closing releases the lock
-        return
+            return descriptor
+        if _still_there(descriptor, folder):
+            return descriptor
+        os.close(descriptor)  # a failed run removed the folder while we waited
+
+
+@contextlib.contextmanager
+def output_lock(path: Path, wait: float | None = None) -> Iterator[None]:
+    """Keep other nim-build runs from writing `path` until the block ends (flock on its folder).
+
+    Runs on one output take turns, waiting up to `wait` seconds (default LOCK_WAIT), so the
+    file and the report written next to it always describe the same run. A folder made for
+    the lock is removed again at the end if nothing was written into it.
+    """
+    folder = path.absolute().parent
+    made: list[Path] = []
+    try:
+        descriptor = _lock_folder(folder, path, LOCK_WAIT if wait is None else wait, made)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    try:
+        yield
+    finally:
+        _remove_empty(made)  # still locked: a waiting run sees the folder go, and makes it anew
+        os.close(descriptor)  # closing releases the lock
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: nothing was written

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -167,19 +170,52 @@ def test_demo(run_cli: Run, workdir: Path) -> None:
 # --------------------------------------------------------------------------- truthful reports
 
 
+# Files over 8 KB cannot be written (EFBIG), as on a full disk; root is not spared.
+_SMALL_FILES = """
+import resource, runpy, signal, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+sys.argv[0] = "nim-build"
+runpy.run_module("nim_build", run_name="__main__")
+"""
+
+
 def test_a_failed_write_is_reported_as_not_written(
-    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+    make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
 ) -> None:
     outputs, summary = actions
-    (workdir / "blocker").write_text("a file where the output's folder should be\n")
-    result = run(run_cli, fake_ngc, "--output", "blocker/nim.yaml", "--report", "report.md")
-    assert result.code == 1
-    assert "blocker/nim.yaml: cannot" in result.error
-    report = (workdir / "report.md").read_text(encoding="utf-8")
-    assert report.splitlines()[6].startswith("- **Not written:** blocker/nim.yaml: cannot")
+    # Long display names: the ConfigMap is over the limit, the report (80-character cells) not.
+    models = [FakeModel(team="meta", repo=f"m{i}", display_name="D" * 4000) for i in range(3)]
+    fake = make_fake_ngc(models)
+    done = subprocess.run(
+        [sys.executable, "-c", _SMALL_FILES, "run", "--api-url", fake.url, API_KEY],
+        cwd=workdir,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{OUTPUT}: cannot write: File too large" in done.stderr
+    assert not OUTPUT.exists()
+    report = REPORT.read_text(encoding="utf-8")
+    assert f"- **Not written:** {OUTPUT}: cannot write: File too large" in report
+    assert "**3 added, 0 removed, 0 changed**" in report  # what the write would have done
     assert summary.read_text(encoding="utf-8") == report
     assert github_outputs(outputs)["changed"] == "false"
-    assert result.out.startswith("::error::blocker/nim.yaml: cannot")
+    assert done.stdout.startswith(f"::error::{OUTPUT}: cannot write")
+    assert leftovers(workdir / "generated") == []
+
+
+def test_an_output_folder_that_is_a_file_fails_before_any_request(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    (workdir / "blocker").write_text("a file where the output's folder should be\n")
+    result = run(run_cli, fake_ngc, "--output", "blocker/nim.yaml")
+    assert result.code == 1
+    assert result.error.startswith("nim-build: error: blocker/nim.yaml: cannot lock")
+    assert fake_ngc.request_count == 0
 
 
 def test_concurrent_runs_take_turns(
