@@ -114,6 +114,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Pretend to run inside GitHub Actions: the outputs and step summary files."""
+    outputs, summary = workdir / "github_output", workdir / "step_summary"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return outputs, summary
+
+
 # --------------------------------------------------------------------------- CLI runners
 
 

@@ -29,15 +29,6 @@ KEY_BODY = API_KEY.removeprefix("nvapi-")
 INJECTION = "x\n::error::pwned\r::add-mask::m\u2028::stop-commands::s\x85::warning::w\x1b[2J\x7f"
 
 
-@pytest.fixture
-def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    outputs, summary = workdir / "github_output", workdir / "step_summary"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    return outputs, summary
-
-
 def command_lines(text: str) -> list[str]:
     """Lines (by every Unicode line break) that the Actions runner would read as a command."""
     return [line for line in text.splitlines() if line.lstrip().startswith(("::", "##["))]

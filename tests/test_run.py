@@ -10,8 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import API_KEY, CliResult, leftovers, read_entries, snapshot_of
 from tests.fake_ngc import (
     FakeModel,
@@ -34,16 +32,6 @@ def run(run_cli: Run, fake: FakeNgc, *extra: str) -> CliResult:
 def github_outputs(path: Path) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return dict(pairs)
-
-
-@pytest.fixture
-def actions(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """Pretend to run inside GitHub Actions: outputs and summary files."""
-    outputs, summary = workdir / "github_output", workdir / "step_summary"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    return outputs, summary
 
 
 def test_first_run_writes_configmap_and_report(
