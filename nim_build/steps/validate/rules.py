@@ -112,7 +112,7 @@ def surrogate_problems(contract: Any, model: str | None) -> list[Problem]:
     for field, value in contract.items():
         items = enumerate(value) if isinstance(value, list) else [(None, value)]
         for index, item in items:
-            if isinstance(item, str) and _SURROGATE.search(item):
+            if isinstance(item, str) and not item.isascii() and _SURROGATE.search(item):
                 where = json_path([field] if index is None else [field, index])
                 problems.append(Problem(model, where, _SURROGATE_MESSAGE))
     return problems
