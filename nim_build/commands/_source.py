@@ -114,11 +114,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
-    """The NGC source the options ask for; the key is loaded (and format-checked) here.
-
-    Keep the outputs' writes inside the block: a `--record` snapshot is saved when it ends
-    without an exception, so only a run that wrote its outputs replaces one.
-    """
+    """The NGC source the options ask for; the key is loaded (and format-checked) here."""
     if args.record and (args.demo or args.from_snapshot):
         raise UsageError("--record records a live run; it cannot be combined with a replay")
     source: NgcSource
@@ -136,8 +132,12 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
         yield source
     finally:
         source.close()
+
+
+def save_recording(source: NgcSource) -> None:
+    """Write the `--record` snapshot: called last, so a failed run keeps the old one."""
     if isinstance(source, RecordingSource):
-        source.save()  # only a run that got this far: a failed one keeps the old snapshot
+        source.save()
 
 
 def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:

@@ -19,6 +19,7 @@ from ._source import (
     failure_list,
     open_source,
     request_summary,
+    save_recording,
 )
 
 log = logging.getLogger("nim_build")
@@ -47,23 +48,24 @@ def run(args: argparse.Namespace) -> int:
         with times.step("probe"):
             result = probe_eu(source, catalog.resources, concurrency=args.concurrency)
         requests_made = request_summary(source)
-        log.info(
-            "detect-eu: %d accessible, %d restricted, %d failed",
-            result.accessible,
-            len(result.restricted),
-            len(result.failures),
+    log.info(
+        "detect-eu: %d accessible, %d restricted, %d failed",
+        result.accessible,
+        len(result.restricted),
+        len(result.failures),
+    )
+    if result.failures:
+        raise ProbeFailed(
+            f"{len(result.failures)} model(s) could not be probed, {output} not written: "
+            + failure_list(result.failures)
         )
-        if result.failures:
-            raise ProbeFailed(
-                f"{len(result.failures)} model(s) could not be probed, {output} not written: "
-                + failure_list(result.failures)
-            )
-        text = render_eu_list(result.restricted)
-        problems = validate_eu_list_text(text, str(output))
-        if problems:
-            raise ValidationFailed(problems)
-        with times.step("write"):
-            written = write_atomically(output, text)
+    text = render_eu_list(result.restricted)
+    problems = validate_eu_list_text(text, str(output))
+    if problems:
+        raise ValidationFailed(problems)
+    with times.step("write"):
+        written = write_atomically(output, text)
+    save_recording(source)
     state = "wrote" if written else "unchanged:"
     log.info(
         "%s %s (%d restricted); %s; %s",

@@ -27,6 +27,7 @@ from ._source import (
     failure_list,
     open_source,
     request_summary,
+    save_recording,
 )
 
 log = logging.getLogger("nim_build")
@@ -154,13 +155,20 @@ def build_configmap(
 
 def run(args: argparse.Namespace) -> int:
     output = default_path(args, args.output, CONFIGMAP_NAME)
+    # One run at a time from reading the current file (for carry-over) to writing the new one.
+    with output_lock(output):
+        return _generate(args, output)
+
+
+def _generate(args: argparse.Namespace, output: Path) -> int:
     times = StepTimes()
-    with output_lock(output), open_source(args) as source:
-        previous = read_previous(output, strict=False)
+    previous = read_previous(output, strict=False)
+    with open_source(args) as source:
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)
-        with times.step("write"):
-            written = write_atomically(output, generated.text)
+    with times.step("write"):
+        written = write_atomically(output, generated.text)
+    save_recording(source)
     restricted = sum(1 for e in generated.entries if e.eu_restricted)
     log.info(
         "%s %s: %d models (%d EU-restricted, %d carried over); %s; %s",

@@ -14,7 +14,13 @@ from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
 from nim_build.steps.report import code, escape, render_markdown
 
-from ._source import default_path, non_negative_int, open_source, request_summary
+from ._source import (
+    default_path,
+    non_negative_int,
+    open_source,
+    request_summary,
+    save_recording,
+)
 from .generate import CONFIGMAP_NAME, build_configmap, read_previous
 from .generate import add_arguments as add_generate_arguments
 
@@ -67,7 +73,9 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     output = default_path(args, args.output, CONFIGMAP_NAME)
     try:
-        outcome = _run(args, output)
+        # One run at a time from reading the current file to writing the report about it.
+        with output_lock(output):
+            outcome = _run(args, output)
     except NimBuildError as error:
         github.annotate("error", str(error))
         github.set_outputs({"changed": "false"})
@@ -78,45 +86,45 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, output: Path) -> RunOutcome:
     times = StepTimes()
-    # One run at a time from reading the current file to writing the report that describes it.
-    with output_lock(output), open_source(args) as source:
-        previous = read_previous(output, strict=True)
+    previous = read_previous(output, strict=True)
+    with open_source(args) as source:
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)
-        new_entries = {entry.name: entry for entry in generated.entries}
-        with times.step("diff"):
-            changes = diff(previous.entries if previous else {}, new_entries)
-        notes = [
-            f"{code(name)} answered HTTP 451 from this location; its entry was carried over from "
-            "the previous ConfigMap and marked EU-restricted."
-            for name in generated.carried_over
-        ]
-        for name in generated.carried_over:
-            github.annotate(
-                "warning", f"{name} answered HTTP 451; entry carried over, euRestricted"
-            )
-        report_path = _report_path(args, output)
-        if len(changes.removed) > args.max_removals:
-            notes.insert(
-                0,
-                f"**Not written:** {len(changes.removed)} models would be removed, more "
-                f"than the allowed {args.max_removals}.",
-            )
+    new_entries = {entry.name: entry for entry in generated.entries}
+    with times.step("diff"):
+        changes = diff(previous.entries if previous else {}, new_entries)
+    notes = [
+        f"{code(name)} answered HTTP 451 from this location; its entry was carried over from the "
+        "previous ConfigMap and marked EU-restricted."
+        for name in generated.carried_over
+    ]
+    for name in generated.carried_over:
+        github.annotate("warning", f"{name} answered HTTP 451; entry carried over, euRestricted")
+    refused = len(changes.removed) > args.max_removals
+    if refused:
+        notes.insert(
+            0,
+            f"**Not written:** {len(changes.removed)} models would be removed, more "
+            f"than the allowed {args.max_removals}.",
+        )
+    report_path = _report_path(args, output)
+    if refused:
+        _report(report_path, render_markdown(changes, new_entries, notes=notes))
+        raise TooManyRemovals(
+            f"refusing to write {output}: {len(changes.removed)} models would be removed "
+            f"(more than --max-removals {args.max_removals}): {', '.join(changes.removed)}"
+        )
+    # The ConfigMap first, then the report that says what happened to it; a signal waits.
+    with interrupts.deferred():
+        try:
+            with times.step("write"):
+                written = write_atomically(output, generated.text)
+        except OutputError as error:
+            notes.insert(0, f"**Not written:** {escape(str(error))}")
             _report(report_path, render_markdown(changes, new_entries, notes=notes))
-            raise TooManyRemovals(
-                f"refusing to write {output}: {len(changes.removed)} models would be removed "
-                f"(more than --max-removals {args.max_removals}): {', '.join(changes.removed)}"
-            )
-        # The ConfigMap and its report go together: a signal waits until both are written.
-        with interrupts.deferred():
-            try:
-                with times.step("write"):
-                    written = write_atomically(output, generated.text)
-            except OutputError as error:
-                notes.insert(0, f"**Not written:** {escape(str(error))}")
-                _report(report_path, render_markdown(changes, new_entries, notes=notes))
-                raise
-            _report(report_path, render_markdown(changes, new_entries, notes=notes))
+            raise
+        _report(report_path, render_markdown(changes, new_entries, notes=notes))
+    save_recording(source)
     log.info(
         "%s %s: %d models; %d added, %d removed, %d changed; report %s; %s; %s",
         "wrote" if written else "unchanged:",
