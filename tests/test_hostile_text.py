@@ -114,6 +114,7 @@ def test_an_echoed_key_reaches_no_outlet(
         (workdir / "generated/nim-models-data.yaml").read_text(encoding="utf-8"),
     ]
     assert_no_key(*outputs)
+    assert "token=*** rest" in outputs[4]  # the echo was recorded, redacted
     assert read_entries(workdir / "generated/nim-models-data.yaml")["echo-model"][
         "displayName"
     ] == ("token=*** rest")
