@@ -163,3 +163,16 @@ def test_validate_escapes_hostile_keys(run_cli: Run, workdir: Path) -> None:
     assert result.code == 1
     assert "\\n::error::pwned\\u2028::warning::x" in result.err
     assert command_lines(result.err) == []
+
+
+def test_a_hostile_model_name_cannot_inject_commands(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    hostile = FakeModel(team="meta", repo="x\n::error::pwned\u2028::add-mask::m")
+    fake = make_fake_ngc([*default_models(), hostile])
+    result = run_cli("run", "--api-url", fake.url, "-v", API_KEY)
+    assert result.code == 1
+    assert "x\\n::error::pwned\\u2028::add-mask::m" in result.error
+    assert command_lines(result.err) == []
+    assert [line[:9] for line in command_lines(result.out)] == ["::error::"]
+    assert not (workdir / "generated").exists()
