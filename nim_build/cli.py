@@ -13,12 +13,13 @@ from typing import NoReturn
 from nim_build.commands import detect_eu, diff, generate, run, validate
 from nim_build.commands._source import DEPRECATION_NOTES
 from nim_build.errors import NimBuildError, UsageError
-from nim_build.ngc.keys import KEY_PATTERN, KEY_PREFIX
+from nim_build.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
 from nim_build.progress import LogHandler
+from nim_build.safe_text import safe_line
 from nim_build.steps.validate import ValidationFailed
 
 PROG = "nim-build"
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "detect-eu": (detect_eu, "list the models that answer HTTP 451 here (run from the EU)"),
     "generate": (generate, "fetch all NIM metadata into the nim-models-data ConfigMap"),
@@ -29,27 +30,23 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
 NGC_COMMANDS = frozenset({"detect-eu", "generate", "run"})
 
 
-def redact(text: str) -> str:
-    """A key typed in the wrong place must not come back in a message; the text around stays."""
-    return KEY_PATTERN.sub(f"{KEY_PREFIX}***", text)
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One prefix for every error, whichever subcommand's parser found it.
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{PROG}: error: {redact(message)}\n")
+        self.exit(EXIT_USAGE, safe_line(f"{PROG}: error: {message}") + "\n")
 
 
 class _Formatter(logging.Formatter):
-    """Warnings get the `nim-build: warning:` prefix that matches `nim-build: error:`."""
+    """Warnings get the `nim-build: warning:` prefix that matches `nim-build: error:`; every
+    record goes through `safe_line` (one line, no key)."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         if record.levelno >= logging.WARNING:
             level = "error" if record.levelno >= logging.ERROR else "warning"
             text = f"{PROG}: {level}: {text.removeprefix(f'{level}: ')}"
-        return redact(text)
+        return safe_line(text)
 
 
 def _version() -> str:
@@ -104,8 +101,8 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
 def _fail(error: NimBuildError, lines: Sequence[object] = ()) -> None:
     """Each detail on its own line, then the one-line cause."""
     for line in (*lines, *error.details):
-        print(redact(str(line)), file=sys.stderr)
-    print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
+        print(safe_line(str(line)), file=sys.stderr)
+    print(safe_line(f"{PROG}: error: {error}"), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in sorted(getattr(args, DEPRECATION_NOTES, ())):
         log.warning("%s", note)
     try:
-        return int(args.handler(args))
+        with sigterm_raises():
+            return int(args.handler(args))
     except ValidationFailed as error:
         _fail(error, error.problems)
         return EXIT_FAILURE
@@ -129,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NimBuildError as error:
         _fail(error)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; outputs left as they were", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"{PROG}: {how}; outputs left as they were", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED

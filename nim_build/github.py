@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nim_build.errors import OutputError
 from nim_build.outputs import check_output
+from nim_build.safe_text import escape_controls, redact
 
 
 def in_actions() -> bool:
@@ -19,7 +20,9 @@ def in_actions() -> bool:
 
 
 def _escape(text: str) -> str:
-    # Workflow-command escaping: a newline in API text must not start a new command.
+    # Workflow-command escaping: a newline in API text must not start a new command. Control
+    # characters are made visible first, so none reaches the log raw (U+2028, NEL, ...).
+    text = escape_controls(redact(text))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -47,7 +50,7 @@ def _append(variable: str, text: str) -> None:
         return
     try:
         with Path(target).open("a", encoding="utf-8") as stream:
-            stream.write(text)
+            stream.write(redact(text))
     except OSError as error:
         raise OutputError(f"${variable} {target}: cannot write: {error.strerror}") from error
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from nim_build.atomic import write_atomically
-from nim_build.cli import redact
 from nim_build.errors import OutputError, UsageError
 from nim_build.outputs import check_output
+from nim_build.safe_text import redact, register_secret
 from nim_build.steps.configmap import render_configmap
 from tests.conftest import API_KEY, CliResult, leftovers, read_entries, snapshot_of
 from tests.fake_ngc import FakeModel, FakeNgc, Fault, default_models
@@ -119,8 +119,12 @@ def test_key_file_not_utf8(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> No
 
 
 def test_redaction_keeps_the_text_around_the_key() -> None:
-    assert redact(f"bad key ({API_KEY}), try again") == "bad key (nvapi-***), try again"
-    assert redact(f"'{API_KEY}'") == "'nvapi-***'"
+    # A key-shaped token nobody registered keeps its prefix; a registered key goes whole.
+    stray = "nvapi-typed-in-the-wrong-place"
+    assert redact(f"bad key ({stray}), try again") == "bad key (nvapi-***), try again"
+    assert redact(f"'{stray}'") == "'nvapi-***'"
+    register_secret(API_KEY)
+    assert redact(f"bad key ({API_KEY}), try again") == "bad key (***), try again"
 
 
 # --------------------------------------------------------------------------- output paths

@@ -185,3 +185,32 @@ def test_diff_command_broken_configmap(run_cli: Run, configmaps: tuple[Path, Pat
     result = run_cli("diff", str(old), str(new))
     assert result.code == 1
     assert result.error.startswith(f"nim-build: error: {old}: not valid YAML")
+
+
+def test_diff_json_escapes_line_breaking_characters(run_cli: Run, tmp_path: Path) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(render_configmap([make_entry("a")]), encoding="utf-8")
+    new.write_text(
+        render_configmap([make_entry("a", display_name="x\u2028::error::y\x85z")]),
+        encoding="utf-8",
+    )
+    result = run_cli("diff", str(old), str(new), "--format", "json")
+    assert result.code == 0, result.err
+    assert "\\u2028::error::y\\u0085z" in result.out
+    assert all(not line.lstrip().startswith("::") for line in result.out.splitlines())
+
+
+def test_diff_of_a_lone_surrogate_is_a_one_line_error(run_cli: Run, tmp_path: Path) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(render_configmap([]), encoding="utf-8")
+    # What an answer with displayName "\ud800" used to leave in the file: a JSON escape.
+    text = render_configmap([make_entry("a", display_name="PLACEHOLDER")])
+    new.write_text(text.replace("PLACEHOLDER", "\\ud800"), encoding="utf-8")
+    result = run_cli("diff", str(old), str(new))
+    assert result.code == 1
+    assert result.error == (
+        f"nim-build: error: {new}: a: $.displayName: holds a lone surrogate "
+        "(a \\ud800-\\udfff escape), which UTF-8 cannot encode"
+    )
+    assert "Traceback" not in result.err
+    assert result.out == ""

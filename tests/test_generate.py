@@ -31,6 +31,7 @@ from tests.fake_ngc import (
     FakeNgc,
     Fault,
     default_models,
+    metadata_body,
     synthetic_models,
 )
 
@@ -533,3 +534,35 @@ def test_quiet_shows_no_progress(run_cli: Run, fake_ngc: FakeNgc, workdir: Path)
     assert result.code == 0
     assert not re.search(r"\d+\s*%", result.err)
     assert result.out == ""
+
+
+# --------------------------------------------------------------------------- YAML 1.1 keys
+
+YAML_TRAPS = ("yes", "no", "on", "off", "y", "n", "true", "null", "1e3", "0x1f", "012", "1_000")
+
+
+def test_names_a_yaml_loader_would_misread_are_quoted(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    import yaml  # PyYAML: a YAML 1.1 loader, as kubectl's go-yaml v2
+
+    fake = make_fake_ngc([FakeModel(team="meta", repo=name) for name in YAML_TRAPS])
+    assert generate(run_cli, fake).code == 0
+    text = (workdir / OUTPUT).read_text(encoding="utf-8")
+    assert sorted(yaml.safe_load(text)["data"]) == sorted(YAML_TRAPS)
+    assert sorted(read_entries(workdir / OUTPUT)) == sorted(YAML_TRAPS)  # and YAML 1.2
+    assert '  "yes": |' in text
+    assert run_cli("validate", str(OUTPUT)).code == 0
+
+
+def test_a_lone_surrogate_fails_naming_model_and_field(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    model = fake_ngc.model("bge-m3")
+    body = {**metadata_body(model), "displayName": "x\ud800y"}
+    fake_ngc.fail(model, [Fault(status=200, body=json.dumps(body).encode())])
+    result = generate(run_cli, fake_ngc)
+    assert result.code == 1
+    assert "bge-m3: $.displayName: holds a lone surrogate" in result.error
+    assert "Traceback" not in result.err
+    assert not (workdir / OUTPUT).exists()

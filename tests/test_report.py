@@ -189,3 +189,23 @@ def test_left_out_note_counts_rows() -> None:
 def test_limit_too_small_for_the_summary() -> None:
     with pytest.raises(ValueError, match="too small"):
         render_markdown(Diff(added=("a",)), {}, limit=100)
+
+
+def test_gh_references_and_mentions_do_not_link() -> None:
+    text = escape("see GH-123, gh-7 and #9 @team but not GHX-1")
+    assert "GH-123" not in text
+    assert "gh-7" not in text
+    assert "#9" not in text
+    assert "@team" not in text
+    assert "GHX-1" in text
+    assert text.replace("\u200d", "") == "see GH-123, gh-7 and #9 @team but not GHX-1"
+
+
+def test_an_echoed_key_is_redacted_before_escaping() -> None:
+    from nim_build.safe_text import register_secret
+
+    key = "nvapi-report_key_with_underscores-123"
+    register_secret(key)
+    assert escape(f"a {key} b") == "a \\*\\*\\* b"
+    assert code(key) == "\\*\\*\\*"
+    assert key.removeprefix("nvapi-") not in escape(f"x{key.removeprefix('nvapi-')}y")

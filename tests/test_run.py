@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import API_KEY, CliResult, github_outputs, read_entries, snapshot_of
-from tests.fake_ngc import FakeModel, FakeNgc, default_models, synthetic_models
+from tests.conftest import API_KEY, CliResult, github_outputs, leftovers, read_entries, snapshot_of
+from tests.fake_ngc import (
+    FakeModel,
+    FakeNgc,
+    Fault,
+    default_models,
+    metadata_body,
+    synthetic_models,
+)
 
 Run = Callable[..., CliResult]
 OUTPUT = Path("generated/nim-models-data.yaml")
@@ -136,3 +148,90 @@ def test_demo(run_cli: Run, workdir: Path) -> None:
     assert result.code == 0, result.err
     assert len(read_entries(Path("build/demo/nim-models-data.yaml"))) == 12
     assert Path("build/demo/nim-models-data.report.md").is_file()
+
+
+# --------------------------------------------------------------------------- truthful reports
+
+
+# Files over 8 KB cannot be written (EFBIG), as on a full disk; root is not spared.
+_SMALL_FILES = """
+import resource, runpy, signal, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+sys.argv[0] = "nim-build"
+runpy.run_module("nim_build", run_name="__main__")
+"""
+
+
+def test_a_failed_write_is_reported_as_not_written(
+    make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    outputs, summary = actions
+    # Long display names: the ConfigMap is over the limit, the report (80-character cells) not.
+    models = [FakeModel(team="meta", repo=f"m{i}", display_name="D" * 4000) for i in range(3)]
+    fake = make_fake_ngc(models)
+    done = subprocess.run(
+        [sys.executable, "-c", _SMALL_FILES, "run", "--api-url", fake.url, API_KEY],
+        cwd=workdir,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"{OUTPUT}: cannot write: File too large" in done.stderr
+    assert not OUTPUT.exists()
+    report = REPORT.read_text(encoding="utf-8")
+    assert f"- **Not written:** {OUTPUT}: cannot write: File too large" in report
+    assert "**3 added, 0 removed, 0 changed**" in report  # what the write would have done
+    assert summary.read_text(encoding="utf-8") == report
+    assert github_outputs(outputs)["changed"] == "false"
+    assert done.stdout.startswith(f"::error::{OUTPUT}: cannot write")
+    assert leftovers(workdir / "generated") == []
+
+
+def test_an_output_folder_that_is_a_file_fails_before_any_request(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    (workdir / "blocker").write_text("a file where the output's folder should be\n")
+    result = run(run_cli, fake_ngc, "--output", "blocker/nim.yaml")
+    assert result.code == 2
+    assert result.error == "nim-build: error: --output blocker/nim.yaml: blocker is not a folder"
+    assert fake_ngc.request_count == 0
+
+
+def test_concurrent_runs_take_turns(
+    run_subprocess: Callable[..., CliResult],
+    make_fake_ngc: Callable[..., FakeNgc],
+    workdir: Path,
+) -> None:
+    # Slow enough that the two runs overlap; each writes its own report.
+    fake = make_fake_ngc(synthetic_models(24, seed=9), latency=0.1)
+    args = ("run", "--api-url", fake.url, "--concurrency", "2", API_KEY)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(
+            pool.map(lambda name: run_subprocess(*args, "--report", name), ["a.md", "b.md"])
+        )
+    assert [r.code for r in results] == [0, 0], [r.err for r in results]
+    reports = sorted((workdir / name).read_text(encoding="utf-8") for name in ("a.md", "b.md"))
+    # The one that waited read the other's file: it saw no change, as the file says.
+    assert reports[0].startswith("## NIM model metadata\n\n**24 added, 0 removed, 0 changed**")
+    assert reports[1].startswith("## NIM model metadata\n\nNo changes (24 models)")
+    assert len(read_entries(OUTPUT)) == 24
+    assert leftovers(workdir / "generated") == []
+
+
+def test_a_lone_surrogate_ends_the_run_in_one_line(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    model = fake_ngc.model("bge-m3")
+    body = {**metadata_body(model), "displayName": "\ud800"}  # json.dumps: a "\ud800" escape
+    fake_ngc.fail(model, [Fault(status=200, body=json.dumps(body).encode())])
+    result = run(run_cli, fake_ngc)
+    assert result.code == 1
+    assert result.error.startswith("nim-build: error: validation failed: bge-m3: $.displayName")
+    assert "Traceback" not in result.err
+    assert not OUTPUT.exists()
+    # The report says why nothing was written, naming the model.
+    assert "bge-m3" in REPORT.read_text(encoding="utf-8")

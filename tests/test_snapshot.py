@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +19,7 @@ from nim_build.ngc import (
     RetryPolicy,
     SnapshotSource,
 )
-from tests.conftest import API_KEY, CliResult, read_entries
+from tests.conftest import API_KEY, CliResult, leftovers, read_entries, snapshot_of
 from tests.fake_ngc import FakeNgc, Fault, default_models, synthetic_models
 
 Run = Callable[..., CliResult]
@@ -131,6 +135,8 @@ def test_library_record_and_replay(fake_ngc: FakeNgc, tmp_path: Path) -> None:
         recorder.repository("nim/baai/bge-m3"),
     ]
     recorder.close()
+    assert not path.exists()  # nothing is written until the caller saves a good run
+    recorder.save()
     requests = fake_ngc.request_count
     replay = SnapshotSource(path)
     replayed = [
@@ -177,3 +183,76 @@ def test_demo_ignores_a_key_in_the_environment(
 ) -> None:
     monkeypatch.setenv("NGC_API_KEY", "legacy-key-not-checked")
     assert run_cli("generate", "--demo").code == 0
+
+
+# --------------------------------------------------------------------------- never clobbered
+
+
+@pytest.fixture
+def recorded(run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path) -> FakeNgc:
+    """A fake with 20 models, recorded once into snap.json by a successful run."""
+    fake = make_fake_ngc(synthetic_models(20, seed=5))
+    result = run_cli("run", "--api-url", fake.url, "--record", "snap.json", API_KEY)
+    assert result.code == 0, result.err
+    return fake
+
+
+def test_a_failed_run_keeps_the_snapshot(run_cli: Run, recorded: FakeNgc, workdir: Path) -> None:
+    before = snapshot_of(workdir / "snap.json")
+    recorded.fail(recorded.models[3], [Fault.http(404)])
+    result = run_cli("run", "--api-url", recorded.url, "--record", "snap.json", API_KEY)
+    assert result.code == 1
+    assert snapshot_of(workdir / "snap.json") == before
+    assert leftovers(workdir) == []
+
+
+def test_a_refused_run_keeps_the_snapshot(run_cli: Run, recorded: FakeNgc, workdir: Path) -> None:
+    before = snapshot_of(workdir / "snap.json")
+    recorded.set_models(recorded.models[:10])  # the removal guard refuses
+    result = run_cli("run", "--api-url", recorded.url, "--record", "snap.json", API_KEY)
+    assert result.code == 1
+    assert "refusing to write" in result.error
+    assert snapshot_of(workdir / "snap.json") == before
+
+
+@pytest.mark.parametrize(("signal_number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_keeps_the_snapshot(
+    recorded: FakeNgc,
+    workdir: Path,
+    signal_number: int,
+    code: int,
+) -> None:
+    before = snapshot_of(workdir / "snap.json")
+    output = snapshot_of(workdir / "generated/nim-models-data.yaml")
+    slow = recorded.models[7]
+    recorded.fail(slow, [Fault.slow(30)])
+    recorded.clear_requests()
+    options = ["--record", "snap.json", "--timeout", "3", "--retries", "1", API_KEY]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nim_build", "run", "--api-url", recorded.url, *options],
+        cwd=workdir,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not recorded.requests_for(slow) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal_number)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "Traceback" not in err
+    assert snapshot_of(workdir / "snap.json") == before
+    assert snapshot_of(workdir / "generated/nim-models-data.yaml") == output
+    assert leftovers(workdir) == []
+    assert leftovers(workdir / "generated") == []
+
+
+def test_the_snapshot_is_written_atomically(run_cli: Run, recorded: FakeNgc, workdir: Path) -> None:
+    (workdir / "link.json").symlink_to(workdir / "snap.json")
+    recorded.models[0].tags.append("9.9.9")
+    result = run_cli("run", "--api-url", recorded.url, "--record", "link.json", API_KEY)
+    assert result.code == 0, result.err
+    # Written through, like every output: the link stays, its target is replaced whole.
+    assert (workdir / "link.json").is_symlink()
+    assert b"9.9.9" in (workdir / "snap.json").read_bytes()
+    assert leftovers(workdir) == []

@@ -389,3 +389,55 @@ def test_validate_command_needs_a_path(run_cli: Callable[..., CliResult]) -> Non
 def test_generated_entries_survive_validation_after_a_change() -> None:
     entries = [replace(entry, eu_restricted=True) for entry in synthetic_entries(50)]
     assert validate_configmap_text(render_configmap(entries), "x.yaml") == ()
+
+
+# --------------------------------------------------------------------------- YAML 1.1, surrogates
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"), [("yes", "bool"), ("off", "bool"), ("y", "bool"), ("1:20", "int")]
+)
+def test_configmap_plain_key_misread_by_yaml_1_1_is_refused(key: str, kind: str) -> None:
+    text = render_configmap([make_entry("llama")]).replace("  llama: |", f"  {key}: |")
+    problems = validate_configmap_text(text, "cm.yaml")
+    assert any(
+        p.model == key
+        and p.path == "$.data"
+        and f"YAML 1.1 loaders such as kubectl ({kind})" in p.message
+        for p in problems
+    ), lines(problems)
+    quoted = text.replace(f"  {key}: |", f'  "{key}": |')
+    assert not any("YAML 1.1" in p.message for p in validate_configmap_text(quoted, "cm.yaml"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["yes", "No", "ON", "y", "n", "true", "null", "~", "1e3", "0x1F", "012", "1_000", ".inf",
+     "=", "<<", "1:20", "2001-12-14", "-.5", "0o17", ".NaN", "plain-name"],
+)  # fmt: skip
+def test_every_written_key_survives_yaml_1_1_and_1_2(name: str) -> None:
+    import yaml
+
+    text = render_configmap([make_entry(name)])
+    yaml_1_1, yaml_1_2 = yaml.safe_load(text)["data"], YAML(typ="safe").load(text)["data"]
+    assert list(yaml_1_1) == list(yaml_1_2) == [name]  # PyYAML: YAML 1.1; ruamel: YAML 1.2
+    assert yaml_1_1 == yaml_1_2  # values are literal blocks: the same string to both
+    assert not any("quote it" in p.message for p in validate_configmap_text(text, "cm.yaml"))
+
+
+def test_configmap_lone_surrogate_is_a_problem_naming_the_field() -> None:
+    text = configmap_with({BGE: json.dumps(bge(displayName="\ud800"), indent=2) + "\n"})
+    problems = lines(validate_configmap_text(text, "cm.yaml"))
+    assert f"{BGE}: $.displayName: holds a lone surrogate" in " ".join(problems)
+
+
+def test_validate_command_on_a_lone_surrogate(
+    run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    path = tmp_path / "cm.yaml"
+    text = render_configmap([make_entry("a", tags=("PLACEHOLDER",))])
+    path.write_text(text.replace("PLACEHOLDER", "\\udc80"), encoding="utf-8")
+    result = run_cli("validate", str(path))
+    assert result.code == 1
+    assert f"{path}: a: $.tags[0]: holds a lone surrogate" in result.err
+    assert "Traceback" not in result.err

@@ -228,6 +228,12 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
         source.close()
 
 
+def save_recording(source: NgcSource) -> None:
+    """Write the `--record` snapshot: called last, so a failed run keeps the old one."""
+    if isinstance(source, RecordingSource):
+        source.save()
+
+
 def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
     """An output's path: as given, else under generated/ (build/demo/ for --demo)."""
     if given is not None:

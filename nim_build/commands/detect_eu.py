@@ -19,6 +19,7 @@ from ._source import (
     open_source,
     output_path,
     request_summary,
+    save_recording,
 )
 from ._wording import plural
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationFailed(problems)
     with times.step("write"):
         written = write_atomically(output, text)
+    save_recording(source)
     state = "wrote" if written else "unchanged:"
     log.info(
         "%s %s (%d restricted); %s; %s",

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nim_build.atomic import write_atomically
+from nim_build.atomic import output_lock, write_atomically
 from nim_build.errors import NimBuildError
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
@@ -32,6 +32,7 @@ from ._source import (
     open_source,
     output_path,
     request_summary,
+    save_recording,
 )
 from ._wording import plural
 
@@ -195,6 +196,12 @@ def build_from_catalog(
 
 def run(args: argparse.Namespace) -> int:
     output = output_path(args, args.output, CONFIGMAP_NAME)
+    # One run at a time from reading the current file (for carry-over) to writing the new one.
+    with output_lock(output):
+        return _generate(args, output)
+
+
+def _generate(args: argparse.Namespace, output: Path) -> int:
     times = StepTimes()
     previous = read_previous(output, strict=False)
     with open_source(args) as source:
@@ -202,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         requests_made = request_summary(source)
     with times.step("write"):
         written = write_atomically(output, generated.text)
+    save_recording(source)
     restricted = sum(1 for e in generated.entries if e.eu_restricted)
     log.info(
         "%s %s: %s (%d EU-restricted, %d carried over); %s; %s",

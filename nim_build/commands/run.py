@@ -7,9 +7,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from nim_build import github
-from nim_build.atomic import write_atomically
-from nim_build.errors import NimBuildError
+from nim_build import github, interrupts
+from nim_build.atomic import output_lock, write_atomically
+from nim_build.errors import NimBuildError, OutputError
 from nim_build.outputs import check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
@@ -17,7 +17,14 @@ from nim_build.steps.report import code, escape, render_failure, render_markdown
 from nim_build.steps.validate import ValidationFailed
 
 from ._configmaps import read_previous
-from ._source import check_key_and_list, int_between, open_source, output_path, request_summary
+from ._source import (
+    check_key_and_list,
+    int_between,
+    open_source,
+    output_path,
+    request_summary,
+    save_recording,
+)
 from ._wording import plural
 from .generate import (
     CONFIGMAP_NAME,
@@ -84,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
     github.check_files()
     try:
         output = output_path(args, args.output, CONFIGMAP_NAME)
-        outcome = _run(args, output, _report_path(args, output))
+        report_path = _report_path(args, output)
+        # One run at a time from reading the current file to writing the report about it.
+        with output_lock(output):
+            outcome = _run(args, output, report_path)
     except NimBuildError as error:
         github.annotate("error", str(error))
         refused = error.changes if isinstance(error, TooManyRemovals) else Diff()
@@ -156,16 +166,25 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
             f"**Not written:** {plural(len(changes.removed), 'model')} would be removed, more "
             f"than the allowed {args.max_removals}.",
         )
-    _publish(report_path, render_markdown(changes, new_entries, notes=notes))
     if refused:
+        _publish(report_path, render_markdown(changes, new_entries, notes=notes))
         raise TooManyRemovals(
             f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
             f"removed (more than --max-removals {args.max_removals}): "
             + ", ".join(changes.removed),
             changes,
         )
-    with times.step("write"):
-        written = write_atomically(output, generated.text)
+    # The ConfigMap first, then the report that says what happened to it; a signal waits.
+    with interrupts.deferred():
+        try:
+            with times.step("write"):
+                written = write_atomically(output, generated.text)
+        except OutputError as error:
+            notes.insert(0, f"**Not written:** {escape(str(error))}")
+            _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+            raise
+        _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+    save_recording(source)
     log.info(
         "%s %s: %s; %d added, %d removed, %d changed; report %s; %s; %s",
         "wrote" if written else "unchanged:",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from nim_build.inputs import read_text
+from nim_build.safe_text import safe_line
 from nim_build.steps.validate import check_text
 
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     for path, text in texts:
         checked = check_text(text, str(path))
         for problem in checked.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+            print(safe_line(f"{path}: {problem}"), file=sys.stderr)
         if checked.problems:
             failed += 1
             count = len(checked.problems)

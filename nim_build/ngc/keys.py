@@ -9,8 +9,9 @@ from pathlib import Path
 from nim_build.errors import InputFileError, UsageError
 from nim_build.inputs import read_text
 from nim_build.ngc.errors import KeyRefused
+from nim_build.safe_text import KEY_PREFIX, register_secret
 
-KEY_PREFIX = "nvapi-"
+__all__ = ["KEY_ENV", "KEY_PREFIX", "load_api_key"]
 KEY_ENV = "NGC_API_KEY"
 # A personal key is a bearer token (RFC 6750 b64token): it goes into an HTTP header as is, so
 # anything outside this set (spaces, control or non-ASCII characters) cannot be a key.
@@ -55,4 +56,5 @@ def load_api_key(argument: str | None, key_file: Path | None) -> str:
             "hold only letters, digits and - . _ ~ + / (no spaces, control or non-ASCII "
             "characters)"
         )
+    register_secret(key)  # from here on, no log line, message or file can show it
     return key

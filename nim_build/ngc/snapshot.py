@@ -1,7 +1,8 @@
 """Recorded NGC answers: record a live run, replay it later without network or key.
 
 A snapshot holds the final answer to every request a run made (status and JSON body),
-never the key and never the key check's body (it describes the key's owner).
+never the key (an answer that echoes it is stored redacted) and never the key check's body
+(it describes the key's owner).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from nim_build.errors import InputFileError
 from nim_build.inputs import read_json
 from nim_build.ngc.errors import SnapshotError
 from nim_build.ngc.source import Answer, NgcSource, SourceStats
+from nim_build.safe_text import escape_json_text, redact, redact_json
 
 FORMAT = "nim-build-snapshot/1"
 
@@ -25,7 +27,7 @@ def _catalog_key(page: int, page_size: int) -> str:
 
 
 def _encode(answer: Answer) -> dict[str, Any]:
-    return {"status": answer.status, "body": answer.body}
+    return {"status": answer.status, "body": redact_json(answer.body)}
 
 
 class SnapshotSource:
@@ -68,7 +70,11 @@ class SnapshotSource:
 
 
 class RecordingSource:
-    """Passes requests to another source and writes every answer to `path` on close."""
+    """Passes requests to another source and keeps every answer; `save` writes them to `path`.
+
+    Nothing is written on `close`: a caller saves only a run that succeeded, so a failed or
+    interrupted run never replaces a good snapshot with a partial one.
+    """
 
     def __init__(self, inner: NgcSource, path: Path) -> None:
         self.inner = inner
@@ -97,15 +103,14 @@ class RecordingSource:
     def repository(self, resource_id: str) -> Answer:
         answer = self.inner.repository(resource_id)
         with self._lock:
-            self._repositories[resource_id] = _encode(answer)
+            self._repositories[redact(resource_id)] = _encode(answer)
         return answer
 
     def close(self) -> None:
         self.inner.close()
-        self.save()
 
     def save(self) -> None:
-        """Write the snapshot (sorted, so re-recording the same answers gives the same file)."""
+        """Write the snapshot atomically (sorted: the same answers give the same file)."""
         with self._lock:
             document = {
                 "format": FORMAT,
@@ -114,4 +119,4 @@ class RecordingSource:
                 "repositories": self._repositories,
             }
             text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-        write_atomically(self.path, text)
+        write_atomically(self.path, escape_json_text(text))

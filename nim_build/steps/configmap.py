@@ -17,6 +17,9 @@ from ruamel.yaml.error import YAMLError
 
 from nim_build.errors import InputFileError
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
+from nim_build.safe_text import redact
+from nim_build.steps.validate.rules import surrogate_problems
+from nim_build.steps.yaml_scalars import needs_quotes
 
 CONFIGMAP_NAME = "nim-models-data"
 MANAGED_LABEL = "opendatahub.io/managed"
@@ -48,7 +51,12 @@ class _Literal(str):
 
 
 class _Quoted(str):
-    """A string written double-quoted (the label value "true")."""
+    """A string written double-quoted (the label value "true", a data key like `yes`)."""
+
+
+def _data_key(name: str) -> str:
+    # ruamel quotes what YAML 1.2 would misread; kubectl reads YAML 1.1 (`yes`, `on`, `1:20`).
+    return _Quoted(name) if needs_quotes(name) else name
 
 
 def _dumper() -> YAML:
@@ -76,7 +84,8 @@ def render_configmap(entries: Iterable[ModelEntry]) -> str:
         "kind": "ConfigMap",
         "metadata": {"name": CONFIGMAP_NAME, "labels": {MANAGED_LABEL: _Quoted("true")}},
         "data": {
-            entry.name: _Literal(entry_json(entry))
+            # An answer that echoes the API key must not carry it into a committed file.
+            _data_key(entry.name): _Literal(redact(entry_json(entry)))
             for entry in sorted(entries, key=lambda e: e.name)
         },
     }
@@ -120,6 +129,9 @@ def parse_configmap(text: str, source: str) -> ConfigMapData:
             raise ConfigMapError(f"{source}: {key}: value is not JSON: {error}") from error
         if not isinstance(decoded, dict):
             raise ConfigMapError(f"{source}: {key}: value is not a JSON object")
+        unencodable = surrogate_problems(decoded, str(key))
+        if unencodable:
+            raise ConfigMapError(f"{source}: {unencodable[0]}")
         missing = [name for name in CONTRACT_FIELDS if name not in decoded]
         if missing:
             raise ConfigMapError(f"{source}: {key}: missing field {', '.join(missing)}")

@@ -1,7 +1,8 @@
 """The Markdown change report: a pull request body and a job summary.
 
 Every string that came from the NGC API is untrusted. It is escaped so that it cannot break a
-table, render HTML, images or links, or notify anyone (@mentions, #references). The report
+table, render HTML, images or links, or notify anyone (@mentions, #123 and GH-123 references),
+and the API key is redacted from it. The report
 stays under `limit` characters by leaving out whole rows, and says how many it left out.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nim_build.models import ModelEntry
+from nim_build.safe_text import redact
 from nim_build.steps.diff import Diff, FieldChange, ModelChange
 
 _JOINER = "\u200d"  # zero-width joiner: invisible, but breaks @mention / autolink matching
@@ -22,6 +24,7 @@ _MINUS = "\N{MINUS SIGN}"  # marks a removed tag; "+" marks an added one
 _PUNCTUATION = re.compile(r"([\\`*_\[\]()|~$])")  # Markdown syntax; `<>&` become entities
 _MENTION = re.compile(r"@(?=\w)")
 _REFERENCE = re.compile(r"#(?=\d)")
+_GH_REFERENCE = re.compile(r"(?i)\b(gh)(?=-\d)")  # GH-123 links like #123
 _SCHEME = re.compile(r":(?=//)")
 _WWW = re.compile(r"(?i)\b(www)(?=\.)")
 _CODE_SAFE = re.compile(r"[A-Za-z0-9._/:+-]{1,200}")  # nothing Markdown could act on
@@ -33,21 +36,22 @@ _NOTE_RESERVE = 400  # room kept for the "rows left out" note
 
 def escape(value: Any, limit: int | None = None) -> str:
     """Untrusted text as inert Markdown on one line, cut to `limit` characters (plus "…")."""
-    text = " ".join(str(value).split())  # every kind of newline and tab becomes one space
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))
+    text = " ".join(redact(str(value)).split())  # every kind of newline and tab becomes one space
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     text = html.escape(text, quote=False)
     text = _PUNCTUATION.sub(r"\\\1", text)
     text = _MENTION.sub("@" + _JOINER, text)
     text = _REFERENCE.sub("#" + _JOINER, text)
+    text = _GH_REFERENCE.sub(r"\1" + _JOINER, text)
     text = _SCHEME.sub(":" + _JOINER, text)
     return _WWW.sub(r"\1" + _JOINER, text)
 
 
 def code(value: Any) -> str:
     """A code span when `value` is plainly safe (names, tags), else escaped text."""
-    text = str(value)
+    text = redact(str(value))
     return f"`{text}`" if _CODE_SAFE.fullmatch(text) else escape(text, _CELL)
 
 

@@ -10,6 +10,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nim_build.resources import CONFIGMAP_SCHEMA
+from nim_build.steps.yaml_scalars import needs_quotes, yaml11_type
 
 from .problems import Checked, Problem, json_path, shorten
 from .rules import decode_json, entry_problems, schema_problems
@@ -84,6 +85,25 @@ def _structure_problems(root: Node) -> tuple[list[Problem], bool]:
     return problems, aliased
 
 
+def _data_key_problems(root: Node) -> list[Problem]:
+    """Plain data keys that a YAML 1.1 loader (kubectl) or a 1.2 one reads as no string."""
+    if not isinstance(root, MappingNode):
+        return []
+    data = next((v for k, v in root.value if isinstance(k, ScalarNode) and k.value == "data"), None)
+    if not isinstance(data, MappingNode):
+        return []
+    problems = []
+    for key, _value in data.value:
+        if isinstance(key, ScalarNode) and not key.style and needs_quotes(key.value):
+            kind = yaml11_type(key.value)
+            loaders = f"YAML 1.1 loaders such as kubectl ({kind})" if kind else "YAML 1.2 loaders"
+            message = (
+                f"data key {key.value!r} at line {_line(key)} is no string to {loaders}: quote it"
+            )
+            problems.append(Problem(str(key.value), "$.data", message))
+    return problems
+
+
 def _value_problems(key: str, value: str) -> list[Problem]:
     try:
         decoded, repeated = decode_json(value)
@@ -129,6 +149,7 @@ def check_configmap(text: str, source: str) -> Checked:
         problems, aliased = _structure_problems(root)
         if aliased:
             return Checked("ConfigMap", 0, tuple(problems))
+        problems += _data_key_problems(root)
         document = _construct(root)
     except YAMLError as error:
         message = str(error).replace('"<unicode string>"', source)  # name the file

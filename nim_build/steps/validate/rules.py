@@ -16,7 +16,6 @@ from nim_build.resources import MODEL_SCHEMA, schema_path
 from .messages import describe
 from .problems import Problem, json_path, shorten
 
-# Kubernetes refuses a ConfigMap whose data keys and values exceed 1 MiB in total.
 REGISTRY = "nvcr.io"
 
 # The OCI distribution reference grammar (github.com/distribution/reference, regexp.go).
@@ -33,6 +32,8 @@ _COMPONENT = re.compile(_PATH_COMPONENT, re.ASCII)
 _NAMESPACE = re.compile(rf"{_PATH_COMPONENT}/{_PATH_COMPONENT}", re.ASCII)
 RESOURCE_ID = re.compile(rf"{_PATH_COMPONENT}/{_PATH_COMPONENT}/{_PATH_COMPONENT}", re.ASCII)
 _LOCAL_REF = "#/$defs/"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_MESSAGE = "holds a lone surrogate (a \\ud800-\\udfff escape), which UTF-8 cannot encode"
 
 # Note: jsonschema applies `pattern` with re.search, where `$` also matches before a final
 # newline; the fullmatch checks below (image references, resourceId) close that gap.
@@ -104,8 +105,23 @@ def _image_problems(
     ]
 
 
+def surrogate_problems(contract: Any, model: str | None) -> list[Problem]:
+    """Strings with a lone surrogate (JSON `"\\ud800"`): no UTF-8 file or log can carry one."""
+    if not isinstance(contract, dict):
+        return []
+    problems = []
+    for field, value in contract.items():
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            if isinstance(item, str) and not item.isascii() and _SURROGATE.search(item):
+                where = json_path([field] if index is None else [field, index])
+                problems.append(Problem(model, where, _SURROGATE_MESSAGE))
+    return problems
+
+
 def entry_problems(contract: Any, model: str | None) -> list[Problem]:
     problems = schema_problems(MODEL_SCHEMA, contract, model)
+    problems += surrogate_problems(contract, model)
     if isinstance(contract, dict):
         problems += _image_problems(contract, model, {problem.path for problem in problems})
     return problems

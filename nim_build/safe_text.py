@@ -1,0 +1,106 @@
+"""Text that leaves the process: the API key redacted, control characters made visible.
+
+Every outlet (log lines, error messages, annotations, reports, snapshots) goes through here, so
+a hostile or broken NGC answer can neither leak the key nor start a line of its own in a CI log,
+where `::add-mask::`, `::error::` or `::stop-commands::` at the start of a line is a command.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+KEY_PREFIX = "nvapi-"
+REDACTED = "***"
+# A key typed in the wrong place (never registered) is still caught by its prefix.
+_ANY_KEY = re.compile(r"nvapi-[A-Za-z0-9_-]+")
+_BODY_MIN = 8  # a shorter key body could match ordinary words
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What the Actions runner reads as a command at the start of a line (after blanks).
+_COMMAND_START = re.compile(r"\s*(?:::|##\[)")
+# In JSON text these only occur inside strings, where a \u escape means the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+class _Secrets:
+    """The keys in use; thread-safe, because workers log while the main thread loads keys."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self.pattern: re.Pattern[str] | None = None
+
+    def add(self, key: str) -> None:
+        values = {key}
+        body = key.removeprefix(KEY_PREFIX)
+        if len(body) >= _BODY_MIN:
+            values.add(body)  # the key without its prefix is still the key
+        with self._lock:
+            self._values |= {value for value in values if value}
+            # Longest first: the whole key goes before its body, so no "nvapi-" is left over.
+            ordered = sorted(self._values, key=len, reverse=True)
+            self.pattern = re.compile("|".join(map(re.escape, ordered)))
+
+
+_SECRETS = _Secrets()
+
+
+def register_secret(key: str) -> None:
+    """Redact `key` (and its part after `nvapi-`) from everything written from now on."""
+    _SECRETS.add(key)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered key, and anything shaped like one, replaced."""
+    pattern = _SECRETS.pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    return _ANY_KEY.sub(KEY_PREFIX + REDACTED, text)
+
+
+def redact_json(value: Any) -> Any:
+    """A decoded JSON document with `redact` applied to every string, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_json(item) for item in value]
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_json(item) for key, item in value.items()}
+    return value
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters, line separators and lone surrogates as `\\n`, `\\x85`, `\\u2028`."""
+    return _CONTROL.sub(_visible, text)
+
+
+def safe_line(text: str) -> str:
+    """One line for stderr: redacted, escaped, and never starting like a workflow command."""
+    line = escape_controls(redact(text))
+    return f"nim-build: {line}" if _COMMAND_START.match(line) else line
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text with DEL, C1 controls, U+2028/9 and lone surrogates as `\\uXXXX` escapes.
+
+    The document means the same, stays valid UTF-8 (a lone surrogate cannot be encoded) and
+    no byte of it can break a line in a terminal or a CI log.
+    """
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class SafeFormatter(logging.Formatter):
+    """Every log record through `safe_line`: one line, no key."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_line(super().format(record))

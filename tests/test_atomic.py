@@ -1,0 +1,106 @@
+"""Atomic writes: no temp file survives a failure, Ctrl-C or SIGTERM; outputs are locked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nim_build.atomic import output_lock, write_atomically
+from nim_build.errors import OutputError
+from tests.conftest import leftovers
+
+
+def test_an_exception_mid_write_removes_the_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.yaml"
+    target.write_text("old\n", encoding="utf-8")
+
+    def interrupted(descriptor: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, "new\n")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_unencodable_text_is_an_output_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="cannot be encoded as UTF-8"):
+        write_atomically(tmp_path / "out.yaml", "a\ud800")
+    assert list(tmp_path.iterdir()) == []
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from nim_build.atomic import write_atomically
+    from nim_build.interrupts import Terminated, sigterm_raises
+
+    target = Path(sys.argv[1])
+    try:
+        with sigterm_raises():
+            print("ready", flush=True)
+            for turn in range(1_000_000):
+                write_atomically(target, "ab"[turn % 2] * 20_000_000)
+    except Terminated:
+        sys.exit(143)
+    """
+)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.13, 0.37, 0.71])
+def test_sigterm_during_writes_leaves_no_temp_file(tmp_path: Path, delay: float) -> None:
+    target = tmp_path / "big.txt"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143
+    assert leftovers(tmp_path) == []
+    if target.exists():  # whole or not at all
+        content = target.read_bytes()
+        assert len(content) == 20_000_000
+        assert content in (b"a" * 20_000_000, b"b" * 20_000_000)
+
+
+def test_the_lock_makes_a_second_writer_wait(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.yaml"  # its folder does not exist yet
+    order: list[str] = []
+    holding = threading.Event()
+
+    def second() -> None:
+        holding.wait()
+        with output_lock(target, wait=30):
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with output_lock(target):
+        holding.set()
+        time.sleep(0.5)
+        order.append("first")
+    thread.join(timeout=30)
+    assert order == ["first", "second"]
+    assert not (tmp_path / "sub").exists()  # locking creates nothing
+
+
+def test_a_lock_held_too_long_is_a_one_line_error(tmp_path: Path) -> None:
+    target = tmp_path / "out.yaml"
+    held = output_lock(target)
+    refused = pytest.raises(OutputError, match=r"another nim-build run .* after 0\.3 s")
+    with held, refused, output_lock(target, wait=0.3):
+        pass
