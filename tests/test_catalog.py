@@ -111,18 +111,22 @@ def test_resource_id_split_into_org_team_repo(
     assert all(r.resource_id == f"{r.org}/{r.team}/{r.repo}" for r in catalog.resources)
 
 
-def test_broken_page_total_stops_at_the_page_cap(
-    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+@pytest.mark.parametrize("page_total", [10**5, 7, -1, 0])
+def test_page_total_that_cannot_be_true_is_an_error_before_paging(
+    make_fake_ngc: Callable[..., FakeNgc],
+    source_for: Callable[[FakeNgc], LiveSource],
+    page_total: int,
 ) -> None:
+    """5 models at 1 per page: 5 or 6 pages may be claimed, not 7, 100,000, -1 or 0."""
     fake = make_fake_ngc(synthetic_models(5), page_size_cap=1)
-    fake.catalog_overrides["resultPageTotal"] = 10**9
-    with pytest.raises(NimBuildError) as raised:
+    fake.catalog_overrides["resultPageTotal"] = page_total
+    with pytest.raises(NimBuildError, match="resultPageTotal") as raised:
         fetch_catalog(source_for(fake))
     assert "\n" not in str(raised.value)
-    assert 5 < fake.count(CATALOG_PATH) <= 1000
+    assert fake.count(CATALOG_PATH) == 1
 
 
-@pytest.mark.parametrize("value", [None, "3", [], 2.5])
+@pytest.mark.parametrize("value", [None, "3", [], 2.5, True, 10**30])
 def test_mistyped_page_total_is_an_error(
     make_fake_ngc: Callable[..., FakeNgc],
     source_for: Callable[[FakeNgc], LiveSource],

@@ -14,7 +14,7 @@ from tests.conftest import API_KEY, UNROUTABLE_URL
 from tests.fake_ngc import CATALOG_PATH, KEY_PATH, FakeModel, FakeNgc, Fault, metadata_body
 
 # Quick retries: the backoff is a few milliseconds, so only Retry-After and timeouts take time.
-FAST = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.02, read_timeout=5.0)
+FAST = RetryPolicy(attempts=4, backoff_base=0.01, backoff_max=0.02, timeout=5.0)
 LLAMA = "nim/meta/llama-3.1-8b-instruct"
 
 
@@ -179,7 +179,7 @@ def test_dropped_connections_recovered(
 
 def test_read_timeout_recovered(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
     fake_ngc.fail(LLAMA, [Fault.slow(2.0)])
-    policy = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.02, read_timeout=0.3)
+    policy = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.02, timeout=0.3)
     started = time.monotonic()
     assert make_source(fake_ngc, policy=policy).repository(LLAMA).status == 200
     assert time.monotonic() - started < 1.5
@@ -188,7 +188,7 @@ def test_read_timeout_recovered(fake_ngc: FakeNgc, make_source: Callable[..., Li
 
 def test_read_timeout_exhausted(fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]) -> None:
     fake_ngc.fail(LLAMA, [Fault.slow(2.0)] * 2)
-    policy = RetryPolicy(attempts=2, backoff_base=0.01, backoff_max=0.02, read_timeout=0.3)
+    policy = RetryPolicy(attempts=2, backoff_base=0.01, backoff_max=0.02, timeout=0.3)
     with pytest.raises(RequestFailed, match="timed out") as raised:
         make_source(fake_ngc, policy=policy).repository(LLAMA)
     assert LLAMA in str(raised.value)

@@ -81,9 +81,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=positive_float,
-        default=RetryPolicy.read_timeout,
+        default=RetryPolicy.timeout,
         metavar="SECONDS",
-        help="read timeout per request (default: %(default)s)",
+        help="deadline of each attempt, connect to last byte (default: %(default)s)",
     )
     parser.add_argument(
         "--retries",
@@ -124,7 +124,7 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
         source = SnapshotSource(args.from_snapshot)
     else:
         key = load_api_key(args.api_key, args.api_key_file)
-        policy = RetryPolicy(attempts=args.retries, read_timeout=args.timeout)
+        policy = RetryPolicy(attempts=args.retries, timeout=args.timeout)
         source = LiveSource(args.api_url, key, concurrency=args.concurrency, policy=policy)
     if args.record:
         source = RecordingSource(source, args.record)

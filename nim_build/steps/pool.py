@@ -35,8 +35,15 @@ def map_bounded(
         finally:
             progress.advance()
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ngc") as pool:
-        return list(pool.map(tracked, items))
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ngc")
+    try:
+        results = list(pool.map(tracked, items))
+    except BaseException:
+        # Ctrl-C: return at once; closing the source interrupts the requests still in flight.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def ask_repository(source: NgcSource, resource: Resource) -> Answer | ModelFailure:
