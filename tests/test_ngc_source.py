@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,7 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from nim_build.ngc import KeyRefused, LiveSource, NgcError, RequestFailed, RetryPolicy, load_api_key
-from tests.conftest import API_KEY, UNROUTABLE_URL
+from tests.conftest import API_KEY, ROOT, UNROUTABLE_URL, CliResult
 from tests.fake_ngc import CATALOG_PATH, KEY_PATH, FakeModel, FakeNgc, Fault, metadata_body
 
 # Quick retries: the backoff is a few milliseconds, so only Retry-After and timeouts take time.
@@ -524,3 +528,95 @@ def test_path_segments_are_percent_encoded(
     [request] = fake_ngc.requests
     assert request.path == "/v2/org/nim/team/meta/repos/x%3Fy%3D1%23f"
     assert request.query == {"resolve-labels": "true"}
+
+
+# --------------------------------------------------------------------------- the CLI, whole
+
+
+def _start_cli(cwd: Path, *argv: str) -> subprocess.Popen[str]:
+    environment = {**os.environ, "PYTHONIOENCODING": "utf-8", "NGC_API_KEY": API_KEY}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nim_build", *argv],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize("stuck", ["drip", "stall"])
+def test_ctrl_c_ends_a_stuck_run_at_once(
+    make_fake_ngc: Callable[..., FakeNgc], tmp_path: Path, stuck: str
+) -> None:
+    fake = make_fake_ngc()
+    fault = Fault.dripping(0.5) if stuck == "drip" else Fault.slow(600)
+    fake.fail_always("/v2/org/", fault)
+    child = _start_cli(
+        tmp_path, "generate", "--api-url", fake.url, "--timeout", "600", "--concurrency", "4"
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while fake.count("/v2/org/") < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.count("/v2/org/") >= 4, "the run never reached the metadata step"
+        started = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=20)
+    finally:
+        child.kill()
+    assert child.returncode == 130
+    assert time.monotonic() - started < 15  # without cancel: until the 600 s deadline
+    assert err.strip().splitlines()[-1] == "nim-build: interrupted; outputs left as they were"
+    assert "Traceback" not in err
+    assert not (tmp_path / "generated").exists()
+
+
+def test_every_answer_a_gzip_bomb_stays_small(make_fake_ngc: Callable[..., FakeNgc]) -> None:
+    """Key check and catalog answer normally; every model answers 256 MiB of gzipped zeros."""
+    fake = make_fake_ngc()
+    fake.fail_always("/v2/org/", Fault.gzip_bomb(256 << 20))
+    with subprocess.Popen(
+        [sys.executable, "-m", "nim_build", "generate", "-q", "--api-url", fake.url],
+        env={**os.environ, "NGC_API_KEY": API_KEY},
+        cwd=ROOT / "tests",  # nothing is written: every model fails
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stderr is not None
+        err = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 1
+    [error] = [line for line in err.splitlines() if line.startswith("nim-build: error:")]
+    assert "larger than the 1 MiB cap (decoded)" in error
+    assert usage.ru_maxrss < 200 * 1024  # KiB: far under the Task's 512 MiB
+
+
+def test_a_redirected_key_check_is_one_error_line(
+    make_fake_ngc: Callable[..., FakeNgc], run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    elsewhere = make_fake_ngc()
+    fake = make_fake_ngc()
+    fake.fail(KEY_PATH, [Fault.redirect(307, elsewhere.url + KEY_PATH)])
+    output = tmp_path / "out.yaml"
+    result = run_cli("generate", API_KEY, "--api-url", fake.url, "--output", str(output))
+    assert result.code == 1
+    assert result.error.endswith("answered 307 (redirect), not followed")
+    assert elsewhere.request_count == 0 and not output.exists()
+
+
+def test_deep_json_is_one_error_line(
+    fake_ngc: FakeNgc, run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    fake_ngc.fail(CATALOG_PATH, [Fault.nested_json(200_000)])
+    output = str(tmp_path / "out.yaml")
+    result = run_cli("generate", API_KEY, "--api-url", fake_ngc.url, "--output", output)
+    assert result.code == 1
+    assert result.error == (
+        f"nim-build: error: catalog page 0: answer from {fake_ngc.url}{CATALOG_PATH} "
+        "is nested too deeply"
+    )
+    assert "Traceback" not in result.err
