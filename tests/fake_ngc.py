@@ -21,6 +21,7 @@ import re
 import signal
 import socket
 import socketserver
+import sys
 import threading
 import time
 import zlib
@@ -480,6 +481,11 @@ class RecordedRequest:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeNgc
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-answer (as a bounded client does) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (getfqdn): needless, slow offline.

@@ -620,3 +620,31 @@ def test_deep_json_is_one_error_line(
         "is nested too deeply"
     )
     assert "Traceback" not in result.err
+
+
+def test_a_body_that_does_not_decode_is_a_one_line_error(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource]
+) -> None:
+    fake_ngc.fail(LLAMA, [Fault(status=200, headers={"Content-Encoding": "gzip"}, body=b"x" * 99)])
+    with pytest.raises(RequestFailed) as raised:
+        make_source(fake_ngc).repository(LLAMA)
+    assert str(raised.value) == (
+        f"{LLAMA}: GET {fake_ngc.url}{fake_ngc.model(LLAMA).path}: answer could not be decoded"
+    )
+
+
+def test_recording_keeps_the_streamed_answers(
+    fake_ngc: FakeNgc, make_source: Callable[..., LiveSource], tmp_path: Path
+) -> None:
+    import gzip
+    import json
+
+    from nim_build.ngc import RecordingSource, SnapshotSource
+
+    body = metadata_body(fake_ngc.model(LLAMA))
+    packed = gzip.compress(json.dumps(body).encode())
+    fake_ngc.fail(LLAMA, [Fault(status=200, headers={"Content-Encoding": "gzip"}, body=packed)])
+    recorder = RecordingSource(make_source(fake_ngc), tmp_path / "snap.json")
+    recorder.repository(LLAMA)
+    recorder.save()
+    assert SnapshotSource(tmp_path / "snap.json").repository(LLAMA).body == body
