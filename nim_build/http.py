@@ -327,8 +327,8 @@ def _status_line(status: int, method: str, url: str) -> str:
 class BoundedClient:
     """A pooled HTTP client whose every request is bounded by `limits`. Thread-safe.
 
-    `retry_statuses(status)` says which answers are retried (default: 429 and 5xx);
-    `counter` counts attempts and retries. `close()` cancels whatever is in flight.
+    `request(..., retry_statuses=...)` says which answers are retried (default: 429 and
+    5xx); `counter` counts attempts and retries. `close()` cancels whatever is in flight.
     """
 
     def __init__(
@@ -429,10 +429,18 @@ class BoundedClient:
     ) -> HttpError:
         if self.cancelled.is_set() or attempt.interrupted:
             return self._stopped(method, url)
+        if isinstance(error, requests.ConnectTimeout):
+            connect = min(self.limits.connect_timeout, self.limits.timeout)
+            return TimedOut(f"{method} {url}: timed out (no connection within {connect:g} s)")
         timeout_errors = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
         if isinstance(error, timeout_errors):
             return self._stopped(method, url)
-        if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        unusable = (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        )
+        if isinstance(error, unusable):
             return HttpError(f"{method} {url}: not a usable URL")
         if isinstance(
             error, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError

@@ -648,3 +648,17 @@ def test_recording_keeps_the_streamed_answers(
     recorder.repository(LLAMA)
     recorder.save()
     assert SnapshotSource(tmp_path / "snap.json").repository(LLAMA).body == body
+
+
+def test_an_unusable_api_url_is_not_retried() -> None:
+    source = LiveSource("ftp://127.0.0.1:9", API_KEY, policy=FAST)
+    try:
+        with pytest.raises(RequestFailed) as raised:
+            source.check_key()
+    finally:
+        source.close()
+    assert (
+        str(raised.value)
+        == "key check: POST ftp://127.0.0.1:9/v3/keys/get-caller-info: not a usable URL"
+    )
+    assert source.stats.requests == 1
