@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from nim_build.ngc import KeyRefused, LiveSource, NgcError, RequestFailed, RetryPolicy, load_api_key
-from tests.conftest import API_KEY, ROOT, UNROUTABLE_URL, CliResult
+from tests.conftest import API_KEY, UNROUTABLE_URL, CliResult
 from tests.fake_ngc import CATALOG_PATH, KEY_PATH, FakeModel, FakeNgc, Fault, metadata_body
 
 # Quick retries: the backoff is a few milliseconds, so only Retry-After and timeouts take time.
@@ -573,14 +573,16 @@ def test_ctrl_c_ends_a_stuck_run_at_once(
     assert not (tmp_path / "generated").exists()
 
 
-def test_every_answer_a_gzip_bomb_stays_small(make_fake_ngc: Callable[..., FakeNgc]) -> None:
+def test_every_answer_a_gzip_bomb_stays_small(
+    make_fake_ngc: Callable[..., FakeNgc], tmp_path: Path
+) -> None:
     """Key check and catalog answer normally; every model answers 256 MiB of gzipped zeros."""
     fake = make_fake_ngc()
     fake.fail_always("/v2/org/", Fault.gzip_bomb(256 << 20))
     with subprocess.Popen(
         [sys.executable, "-m", "nim_build", "generate", "-q", "--api-url", fake.url],
         env={**os.environ, "NGC_API_KEY": API_KEY},
-        cwd=ROOT / "tests",  # nothing is written: every model fails
+        cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
