@@ -171,12 +171,13 @@ class _Attempt:
 
     def interrupt(self) -> None:
         """Wake a thread blocked on this attempt's socket (connect is bounded by its timeout)."""
-        self.interrupted = True
         sock = getattr(self.connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                # The base class's shutdown: on a TLS socket, leave the TLS state alone.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        if sock is None:  # not connected yet: the watchdog tries again on its next look
+            return
+        self.interrupted = True
+        with contextlib.suppress(OSError):
+            # The base class's shutdown: on a TLS socket, leave the TLS state alone.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _bind_to_current_attempt(connection: HTTPConnection) -> None:
