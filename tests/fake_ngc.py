@@ -21,8 +21,10 @@ import re
 import signal
 import socket
 import socketserver
+import sys
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -389,6 +391,8 @@ class Fault:
     patch: Mapping[str, Any] = field(default_factory=dict)  # fields set in (DROP: removed from)
     drop: bool = False  # close the connection without answering
     delay: float = 0.0  # seconds to wait before answering (e.g. past the read timeout)
+    drip: float = 0.0  # > 0: send headers, then one byte of body every `drip` s, forever
+    drip_headers: bool = False  # with `drip`: drip the header block instead of the body
 
     @classmethod
     def http(
@@ -418,6 +422,34 @@ class Fault:
     @classmethod
     def slow(cls, seconds: float) -> Fault:
         return cls(delay=seconds)
+
+    @classmethod
+    def redirect(cls, status: int, location: str) -> Fault:
+        return cls(status=status, headers={"Location": location}, body=b"")
+
+    @classmethod
+    def dripping(cls, interval: float = 1.0, *, in_headers: bool = False) -> Fault:
+        """Headers, then a byte every `interval` seconds until the server stops."""
+        return cls(status=200, drip=interval, drip_headers=in_headers)
+
+    @classmethod
+    def gzip_bomb(cls, decoded_size: int = 1 << 30) -> Fault:
+        """A small gzip body (~1/1000 of `decoded_size`) that unpacks to that many zeros."""
+        return cls(status=200, headers={"Content-Encoding": "gzip"}, body=gzip_zeros(decoded_size))
+
+    @classmethod
+    def nested_json(cls, depth: int = 200_000) -> Fault:
+        return cls(status=200, body=b"[" * depth + b"]" * depth)
+
+
+@cache
+def gzip_zeros(size: int) -> bytes:
+    """`size` zero bytes, gzip-compressed a MiB at a time (never held uncompressed)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    steps = range(0, size, len(block))
+    parts = [packer.compress(block[: min(len(block), size - done)]) for done in steps]
+    return b"".join([*parts, packer.flush()])
 
 
 # --------------------------------------------------------------------------- requests log
@@ -450,6 +482,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeNgc
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up mid-answer (as a bounded client does) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (getfqdn): needless, slow offline.
         socketserver.TCPServer.server_bind(self)
@@ -474,18 +511,39 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._handle(self)
 
     def send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
+        headers = dict(headers or {})
+        length = headers.pop("Content-Length", None)
         try:
             self.send_response(status)
             if body:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
+            self.send_header("Content-Length", length or str(len(body)))
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
             self.wfile.flush()
         except OSError:  # the client gave up (read timeout): nothing to answer to
             self.close_connection = True
+        if length is not None:  # a lying Content-Length: the client sees the end here
+            self.drop()
+
+    def drip(self, interval: float, stopping: threading.Event, *, in_headers: bool) -> None:
+        """A byte every `interval` seconds until the client leaves or the server stops."""
+        self.close_connection = True
+        try:
+            if in_headers:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            else:
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 40))
+                self.end_headers()
+            self.wfile.flush()
+            while not stopping.wait(interval):
+                self.wfile.write(b"a" if in_headers else b" ")
+                self.wfile.flush()
+        except OSError:
+            return
 
     def drop(self) -> None:
         self.close_connection = True
@@ -520,6 +578,8 @@ class FakeNgc:
         self.page_size_cap = page_size_cap
         self.scored_only = list(scored_only)  # resources only in the `_scored` group
         self.catalog_overrides: dict[str, Any] = {}  # merged into every catalog page
+        self.pages_served: dict[int, int] = {}  # asked page -> page whose resources are sent
+        self.standing_faults: dict[str, Fault] = {}  # path prefix -> fault for every request
         self._port = port
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -604,6 +664,17 @@ class FakeNgc:
         with self._lock:
             self._faults.setdefault(path, deque()).extend(faults)
 
+    def fail_always(self, path_prefix: str, fault: Fault) -> None:
+        """Serve `fault` to every request whose path starts with `path_prefix` (e.g. "/")."""
+        with self._lock:
+            self.standing_faults[path_prefix] = fault
+
+    def _standing_fault(self, path: str) -> Fault | None:
+        for prefix, fault in self.standing_faults.items():
+            if path.startswith(prefix):
+                return fault
+        return None
+
     def pending_faults(self, target: str | FakeModel) -> int:
         path = self._target_path(target)
         with self._lock:
@@ -655,7 +726,7 @@ class FakeNgc:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
             queue = self._faults.get(url.path)
-            fault = queue.popleft() if queue else None
+            fault = queue.popleft() if queue else self._standing_fault(url.path)
         try:
             if self.latency:
                 self._stopping.wait(self.latency)
@@ -663,6 +734,9 @@ class FakeNgc:
                 self._stopping.wait(fault.delay)
             if fault is not None and fault.drop:
                 handler.drop()
+                return
+            if fault is not None and fault.drip:
+                handler.drip(fault.drip, self._stopping, in_headers=fault.drip_headers)
                 return
             if fault is not None and (fault.status is not None or fault.body is not None):
                 status = fault.status if fault.status is not None else 200
@@ -735,7 +809,7 @@ class FakeNgc:
         size = max(1, min(asked, self.page_size_cap or asked))
         with self._lock:
             models = list(self.models)
-        start = page * size
+        start = self.pages_served.get(page, page) * size
         on_page = [
             catalog_resource(m, start + i) for i, m in enumerate(models[start : start + size])
         ]

@@ -111,18 +111,22 @@ def test_resource_id_split_into_org_team_repo(
     assert all(r.resource_id == f"{r.org}/{r.team}/{r.repo}" for r in catalog.resources)
 
 
-def test_broken_page_total_stops_at_the_page_cap(
-    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+@pytest.mark.parametrize("page_total", [10**5, 7, -1, 0])
+def test_page_total_that_cannot_be_true_is_an_error_before_paging(
+    make_fake_ngc: Callable[..., FakeNgc],
+    source_for: Callable[[FakeNgc], LiveSource],
+    page_total: int,
 ) -> None:
+    """5 models at 1 per page: 5 or 6 pages may be claimed, not 7, 100,000, -1 or 0."""
     fake = make_fake_ngc(synthetic_models(5), page_size_cap=1)
-    fake.catalog_overrides["resultPageTotal"] = 10**9
-    with pytest.raises(NimBuildError) as raised:
+    fake.catalog_overrides["resultPageTotal"] = page_total
+    with pytest.raises(NimBuildError, match="resultPageTotal") as raised:
         fetch_catalog(source_for(fake))
     assert "\n" not in str(raised.value)
-    assert 5 < fake.count(CATALOG_PATH) <= 1000
+    assert fake.count(CATALOG_PATH) == 1
 
 
-@pytest.mark.parametrize("value", [None, "3", [], 2.5])
+@pytest.mark.parametrize("value", [None, "3", [], 2.5, True, 10**30])
 def test_mistyped_page_total_is_an_error(
     make_fake_ngc: Callable[..., FakeNgc],
     source_for: Callable[[FakeNgc], LiveSource],
@@ -241,3 +245,124 @@ def test_fake_runs_as_a_script() -> None:
     finally:
         server.terminate()
         assert server.wait(timeout=10) == 0
+
+
+# --------------------------------------------------------------------------- short or inconsistent
+
+
+def test_the_captured_page_counts_add_up() -> None:
+    """resultTotal counts the CONTAINER group (with or without latestTag), not `_scored`."""
+    captured = json.loads((NGC_DATA / "catalog_search.json").read_text(encoding="utf-8"))
+    groups = {g["groupValue"]: g for g in captured["results"]}
+    assert groups["CONTAINER"]["totalCount"] == captured["resultTotal"]
+    page_size = captured["params"]["pageSize"]
+    assert captured["resultPageTotal"] == math.ceil(captured["resultTotal"] / page_size)
+
+
+def test_a_total_larger_than_what_was_collected_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(50, seed=6), page_size_cap=10)
+    fake.catalog_overrides["resultTotal"] = 54
+    with pytest.raises(NimBuildError) as raised:
+        fetch_catalog(source_for(fake))
+    assert str(raised.value) == "catalog: collected 50 of 54 models (resultTotal)"
+
+
+def test_a_short_page_count_is_an_error(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(186, seed=6), page_size_cap=10)
+    fake.catalog_overrides["resultPageTotal"] = 5
+    with pytest.raises(NimBuildError, match="collected 50 of 186 models"):
+        fetch_catalog(source_for(fake))
+
+
+def test_models_without_latest_tag_count_towards_the_total(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc(synthetic_models(30, seed=6, missing_latest_tag_every=3), page_size_cap=7)
+    catalog = fetch_catalog(source_for(fake))
+    assert len(catalog.resources) + len(catalog.without_latest_tag) == 30
+
+
+@pytest.mark.parametrize(
+    ("break_catalog", "message"),
+    [
+        (lambda fake: fake.pages_served.update({2: 1}), "catalog page 2 repeats page 1"),
+        (lambda fake: fake.pages_served.update({1: 99}), "catalog page 1 of 3 is empty"),
+        (
+            lambda fake: fake.fail(CATALOG_PATH, [Fault(), Fault.fields(params={"page": 0})]),
+            "catalog page 1: the answer is for page 0",
+        ),
+        (
+            lambda fake: fake.fail(CATALOG_PATH, [Fault(), Fault.fields(resultTotal=31)]),
+            "resultTotal changed from 30 to 31",
+        ),
+    ],
+    ids=["repeated", "empty-before-the-last", "another-page", "total-changed"],
+)
+def test_pages_that_do_not_add_up_are_an_error(
+    make_fake_ngc: Callable[..., FakeNgc],
+    source_for: Callable[[FakeNgc], LiveSource],
+    break_catalog: Callable[[FakeNgc], None],
+    message: str,
+) -> None:
+    fake = make_fake_ngc(synthetic_models(30, seed=6), page_size_cap=10)
+    break_catalog(fake)
+    with pytest.raises(NimBuildError, match=message):
+        fetch_catalog(source_for(fake))
+    assert fake.count(CATALOG_PATH) <= 3  # stops at the page that is wrong
+
+
+@pytest.mark.parametrize("field", ["resultTotal", "resultPageTotal"])
+@pytest.mark.parametrize("value", [-1, True, 1.5, "30", None])
+def test_counts_must_be_counts(
+    make_fake_ngc: Callable[..., FakeNgc],
+    source_for: Callable[[FakeNgc], LiveSource],
+    field: str,
+    value: object,
+) -> None:
+    fake = make_fake_ngc(synthetic_models(5))
+    fake.catalog_overrides[field] = value
+    with pytest.raises(NimBuildError, match=field):
+        fetch_catalog(source_for(fake))
+
+
+def test_an_empty_catalog_is_consistent(
+    make_fake_ngc: Callable[..., FakeNgc], source_for: Callable[[FakeNgc], LiveSource]
+) -> None:
+    fake = make_fake_ngc([])
+    catalog = fetch_catalog(source_for(fake))
+    assert catalog.resources == () and fake.count(CATALOG_PATH) == 1
+
+
+@pytest.mark.parametrize(
+    "resource_id",
+    [
+        "nim/meta/..",
+        "nim/../x",
+        "./meta/x",
+        "nim/meta/x?y=1#f",
+        "nim/meta/x#f",
+        "nim/Meta/x",
+        "nim/meta/x\n::error::owned",
+        "nim/meta/x/y",
+        "nim/meta/x%2F..",
+        "nim/meta/ x",
+    ],
+)
+def test_resource_ids_are_checked_before_any_metadata_request(
+    make_fake_ngc: Callable[..., FakeNgc],
+    source_for: Callable[[FakeNgc], LiveSource],
+    resource_id: str,
+) -> None:
+    fake = make_fake_ngc([FakeModel(team="meta", repo="a")])
+    bad = {"resourceId": resource_id, "attributes": [{"key": "latestTag", "value": "1"}]}
+    page = {"groupValue": "CONTAINER", "totalCount": 1, "resources": [bad]}
+    fake.fail(CATALOG_PATH, [Fault.fields(results=[page])])
+    with pytest.raises(NimBuildError) as raised:
+        fetch_catalog(source_for(fake))
+    message = str(raised.value)
+    assert repr(resource_id) in message and "\n" not in message
+    assert "is not org/team/repo" in message

@@ -116,7 +116,8 @@ def test_failed_models_are_listed_with_their_reasons(
     text = summary.read_text(encoding="utf-8")
     assert text == REPORT.read_text(encoding="utf-8")
     assert "**Not written:** 2 models failed" in text
-    assert "| `nim/meta/llama-3.1-8b-instruct` | HTTP 503 after 2 attempts |" in text
+    assert "| `nim/meta/llama-3.1-8b-instruct` | GET http" in text
+    assert "/repos/llama-3.1-8b-instruct answered 503 after 2 attempts |" in text
     assert "| `nim/baai/bge-m3` | HTTP 404 |" in text
     assert result.out.startswith("::error::2 models failed")
     assert not OUTPUT.exists()

@@ -132,9 +132,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=timeout_seconds,
-        default=RetryPolicy.read_timeout,
+        default=RetryPolicy.timeout,
         metavar="SECONDS",
-        help="read timeout per request (default: %(default)s)",
+        help="deadline of each attempt, connect to last byte (default: %(default)s)",
     )
     parser.add_argument(
         "--attempts",
@@ -218,7 +218,7 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
     else:
         url = live_api_url(args)
         key = load_api_key(args.api_key, args.api_key_file)
-        policy = RetryPolicy(attempts=args.attempts, read_timeout=args.timeout)
+        policy = RetryPolicy(attempts=args.attempts, timeout=args.timeout)
         source = LiveSource(url, key, concurrency=args.concurrency, policy=policy)
     if args.record:
         source = RecordingSource(source, args.record)
@@ -254,6 +254,12 @@ def _api_location(source: NgcSource) -> str:
 
 def check_key_and_list(source: NgcSource, times: StepTimes) -> Catalog:
     """Key check, then the catalog: the first two steps of every NGC command."""
+    check_key(source, times)
+    return list_catalog(source, times)
+
+
+def check_key(source: NgcSource, times: StepTimes) -> None:
+    """The first request: KeyRefused unless NGC takes the key."""
     try:
         with times.step("key check"):
             answer = source.check_key()
@@ -261,6 +267,10 @@ def check_key_and_list(source: NgcSource, times: StepTimes) -> Catalog:
         raise RequestFailed(f"cannot reach {_api_location(source)}: {error}") from error
     if answer.status != 200:
         raise KeyRefused(f"NGC refused the API key (HTTP {answer.status})")
+
+
+def list_catalog(source: NgcSource, times: StepTimes) -> Catalog:
+    """The catalog, checked whole (see steps/catalog.py)."""
     with times.step("catalog"):
         catalog = fetch_catalog(source)
     log.info(

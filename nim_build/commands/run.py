@@ -18,8 +18,9 @@ from nim_build.steps.validate import ValidationFailed
 
 from ._configmaps import read_previous
 from ._source import (
-    check_key_and_list,
+    check_key,
     int_between,
+    list_catalog,
     open_source,
     output_path,
     request_summary,
@@ -144,8 +145,9 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
     previous = read_previous(output, strict=True)
     eu_list = load_eu_list(args)
     with open_source(args) as source:
-        catalog = check_key_and_list(source, times)
+        check_key(source, times)
         try:
+            catalog = list_catalog(source, times)
             generated = build_from_catalog(
                 source, args, output, previous, times, eu_list=eu_list, catalog=catalog
             )

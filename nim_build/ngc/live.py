@@ -1,89 +1,31 @@
-"""The live NGC source: one pooled requests Session, timeouts, tenacity retries."""
+"""The live NGC source: NGC's endpoints over the bounded HTTP client (nim_build.http)."""
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import time
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
-
+from nim_build.http import BoundedClient, HttpError, HttpLimits, MiB
 from nim_build.ngc.errors import RequestFailed
 from nim_build.ngc.source import Answer, SourceStats
 
 DEFAULT_API_URL = "https://api.ngc.nvidia.com"
 CATALOG_QUERY = "orgName:nim"
+# Caps on one answer, decoded. Answers are parsed after download, and JSON can take ~25x its
+# size in memory, so a cap also bounds how many values an answer may hold (a count of the
+# separators, cheap to take): with 16 models in flight a run stays far under 512 MiB.
+MODEL_ANSWER_CAP = 1 * MiB  # a real one is ~6 KB with ~200 JSON values
+MODEL_ANSWER_VALUES = 50_000
+KEY_CHECK_CAP = 1 * MiB  # only the status is kept
+CATALOG_PAGE_CAP = 16 * MiB  # a real page of 1000 models is ~1.1 MB with ~100,000 values
+CATALOG_PAGE_VALUES = 1_000_000
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try one request before it counts as failed."""
-
-    attempts: int = 5
-    backoff_base: float = 0.5  # seconds; full jitter, doubling per attempt
-    backoff_max: float = 8.0
-    retry_after_cap: float = 30.0  # never sleep longer than this on a server's Retry-After
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-
-
-class RetryableStatus(Exception):
-    """An answer worth asking again for: 429 or 5xx."""
-
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
-
-
-# Transport failures worth a retry: refused/dropped connections, timeouts, truncated bodies.
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
-
-
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _describe(error: BaseException) -> str:
-    """A short reason for a failure, without URLs or headers."""
-    if isinstance(error, RetryableStatus):
-        return f"HTTP {error.status}"
-    if isinstance(error, requests.Timeout):
-        return "timed out"
-    if isinstance(error, requests.exceptions.ChunkedEncodingError):
-        return "answer cut off"
-    if isinstance(error, requests.ConnectionError):
-        return "connection failed"
-    return type(error).__name__
+# The NGC source's name for the client's limits (`timeout` is the whole attempt).
+RetryPolicy = HttpLimits
 
 
 def _user_agent() -> str:
@@ -93,8 +35,24 @@ def _user_agent() -> str:
         return "nim-build"
 
 
+def _path_segment(value: str, resource_id: str) -> str:
+    """One percent-encoded path segment; `.` and `..` would climb the path, so never sent."""
+    if value in ("", ".", ".."):
+        raise RequestFailed(f"resource id {resource_id!r} is not org/team/repo; not requested")
+    return quote(value, safe="")
+
+
+def _json_values(body: bytes) -> int:
+    """An upper bound on the values `json.loads(body)` would create."""
+    return 1 + sum(body.count(separator) for separator in (b",", b":", b"[", b"{"))
+
+
 class LiveSource:
-    """Talks to the NGC API over HTTPS. Thread-safe; size `concurrency` to the worker pool."""
+    """Talks to the NGC API over HTTPS. Thread-safe; size `concurrency` to the worker pool.
+
+    Every request is bounded by `policy` (see nim_build.http): no redirects, a deadline per
+    attempt, capped answers, a total retry-wait budget; `close()` cancels what is in flight.
+    """
 
     def __init__(
         self,
@@ -108,11 +66,12 @@ class LiveSource:
         self.policy = policy or RetryPolicy()
         self.stats = SourceStats()
         self._api_key = api_key
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, concurrency), max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers.update({"Accept": "application/json", "User-Agent": _user_agent()})
+        self._client = BoundedClient(
+            self.policy,
+            pool_size=concurrency,
+            headers={"Accept": "application/json", "User-Agent": _user_agent()},
+            counter=self.stats,
+        )
 
     def __repr__(self) -> str:  # never show the key, even in a debugger
         return f"LiveSource({self.api_url!r})"
@@ -123,12 +82,12 @@ class LiveSource:
             "POST",
             "/v3/keys/get-caller-info",
             "key check",
+            max_body=KEY_CHECK_CAP,
             headers={
                 "Authorization": f"Bearer {self._api_key}",
                 "Content-Type": "application/x-www-form-urlencoded",
             },
             data={"credentials": self._api_key},
-            decode=False,
         )
         return Answer(answer.status)
 
@@ -138,43 +97,29 @@ class LiveSource:
             "GET",
             "/v2/search/catalog/resources/CONTAINER",
             f"catalog page {page}",
+            max_body=CATALOG_PAGE_CAP,
+            max_values=CATALOG_PAGE_VALUES,
             params={"q": query},
         )
 
     def repository(self, resource_id: str) -> Answer:
-        org, team, repo = resource_id.split("/")
+        parts = resource_id.split("/")
+        if len(parts) != 3:
+            raise RequestFailed(f"resource id {resource_id!r} is not org/team/repo; not requested")
+        org, team, repo = (_path_segment(part, resource_id) for part in parts)
         return self._send(
             "GET",
             f"/v2/org/{org}/team/{team}/repos/{repo}",
             resource_id,
+            max_body=MODEL_ANSWER_CAP,
+            max_values=MODEL_ANSWER_VALUES,
             params={"resolve-labels": "true"},
             headers={"Authorization": f"Bearer {self._api_key}"},
         )
 
     def close(self) -> None:
-        self._session.close()
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Honour a server's Retry-After (capped); otherwise jittered exponential backoff."""
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RetryableStatus) and error.retry_after is not None:
-            return min(error.retry_after, self.policy.retry_after_cap)
-        backoff = wait_random_exponential(
-            multiplier=self.policy.backoff_base, max=self.policy.backoff_max
-        )
-        return float(backoff(state))
-
-    def _before_sleep(self, state: RetryCallState, description: str) -> None:
-        self.stats.count_retry()
-        error = state.outcome.exception() if state.outcome else None
-        sleep = state.next_action.sleep if state.next_action else 0.0
-        log.debug(
-            "%s: %s, retry %d in %.2f s",
-            description,
-            _describe(error) if error else "?",
-            state.attempt_number,
-            sleep,
-        )
+        """Cancel requests in flight (Ctrl-C while workers wait) and release connections."""
+        self._client.close()
 
     def _send(
         self,
@@ -182,39 +127,31 @@ class LiveSource:
         path: str,
         description: str,
         *,
-        decode: bool = True,
+        max_body: int,
+        max_values: int | None = None,
         **kwargs: Any,
     ) -> Answer:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.policy.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type((RetryableStatus, *_TRANSPORT_ERRORS)),
-            before_sleep=lambda state: self._before_sleep(state, description),
-            reraise=True,
-        )
-        timeout = (self.policy.connect_timeout, self.policy.read_timeout)
+        """The final answer; the body is decoded only when `max_values` is given."""
+        url = self.api_url + path
         try:
-            for attempt in retrying:
-                with attempt:
-                    self.stats.count_request()
-                    response = self._session.request(
-                        method, self.api_url + path, timeout=timeout, **kwargs
-                    )
-                    if response.status_code == 429 or response.status_code >= 500:
-                        raise RetryableStatus(response.status_code, _retry_after_seconds(response))
-                    return self._answer(response, description, decode=decode)
-        except (RetryableStatus, *_TRANSPORT_ERRORS) as error:
+            answer = self._client.request(method, url, max_body=max_body, **kwargs)
+        except HttpError as error:
+            count = self.policy.attempts
+            attempts = (
+                f" after {count} attempt{'' if count == 1 else 's'}" if error.retryable else ""
+            )
+            raise RequestFailed(f"{description}: {error}{attempts}") from error
+        if max_values is None or answer.status != 200:
+            return Answer(answer.status)
+        if _json_values(answer.body) > max_values:
             raise RequestFailed(
-                f"{description}: {_describe(error)} after {self.policy.attempts} "
-                + ("attempt" if self.policy.attempts == 1 else "attempts")
-            ) from error
-        raise AssertionError("unreachable: tenacity either returns or re-raises")
-
-    @staticmethod
-    def _answer(response: requests.Response, description: str, *, decode: bool) -> Answer:
-        if not decode or response.status_code != 200:
-            return Answer(response.status_code)
+                f"{description}: answer from {url} holds more than {max_values:,} JSON values"
+            )
         try:
-            return Answer(200, response.json())
-        except ValueError as error:
-            raise RequestFailed(f"{description}: malformed JSON in the answer") from error
+            return Answer(200, json.loads(answer.body))
+        except RecursionError as error:
+            raise RequestFailed(f"{description}: answer from {url} is nested too deeply") from error
+        except ValueError as error:  # includes bad UTF-8
+            raise RequestFailed(f"{description}: malformed JSON in the answer from {url}") from (
+                error
+            )

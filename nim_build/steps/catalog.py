@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from nim_build.errors import NimBuildError
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
+from nim_build.steps.validate.rules import RESOURCE_ID
 
 PAGE_SIZE = 1000
 MAX_PAGES = 100  # 100,000 models: far above reality, low enough that a broken answer stops
+MAX_RESULTS = MAX_PAGES * PAGE_SIZE
 CONTAINER_GROUP = "CONTAINER"  # the "_scored" group repeats resources and is ignored
 
 
@@ -24,6 +28,14 @@ def _field(value: Any, name: str, kind: type, where: str) -> Any:
     return value[name]
 
 
+def _count(body: Any, name: str, where: str) -> int:
+    """A count field: an integer (not a boolean) from 0 to MAX_RESULTS."""
+    value = _field(body, name, int, where)
+    if isinstance(value, bool) or not 0 <= value <= MAX_RESULTS:
+        raise CatalogError(f"{where}: field '{name}' is {str(value)[:20]}, not a count")
+    return int(value)
+
+
 def _attribute(resource: dict[str, Any], key: str) -> str | None:
     for attribute in resource.get("attributes") or ():
         if isinstance(attribute, dict) and attribute.get("key") == key:
@@ -34,10 +46,13 @@ def _attribute(resource: dict[str, Any], key: str) -> str | None:
 
 def _resource(raw: Any, where: str) -> Resource:
     resource_id = _field(raw, "resourceId", str, where)
-    parts = resource_id.split("/")
-    if len(parts) != 3 or not all(parts):
-        raise CatalogError(f"{where}: resourceId '{resource_id}' is not org/team/repo")
-    org, team, repo = parts
+    # Each part goes into a request path and an image name: lowercase OCI path components only.
+    if not RESOURCE_ID.fullmatch(resource_id):
+        raise CatalogError(
+            f"{where}: resourceId {resource_id[:200]!r} is not org/team/repo "
+            "(lowercase letters, digits and . _ - separators)"
+        )
+    org, team, repo = resource_id.split("/")
     display_name = raw.get("displayName")
     return Resource(
         resource_id=resource_id,
@@ -49,11 +64,60 @@ def _resource(raw: Any, where: str) -> Resource:
     )
 
 
-def _page_resources(body: Any, page: int) -> Iterable[Any]:
-    where = f"catalog page {page}"
+def _page_resources(body: Any, where: str) -> list[Resource]:
+    resources: list[Resource] = []
     for group in _field(body, "results", list, where):
         if isinstance(group, dict) and group.get("groupValue") == CONTAINER_GROUP:
-            yield from _field(group, "resources", list, f"{where}, group {CONTAINER_GROUP}")
+            raws = _field(group, "resources", list, f"{where}, group {CONTAINER_GROUP}")
+            resources += (_resource(raw, f"{where}, resource {i}") for i, raw in enumerate(raws))
+    return resources
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One catalog page, checked: its counts and its CONTAINER resources."""
+
+    result_total: int
+    page_total: int
+    resources: list[Resource]
+
+
+def _read_page(source: NgcSource, page: int, page_size: int) -> _Page:
+    where = f"catalog page {page}"
+    answer = source.catalog_page(page, page_size)
+    if answer.status != 200:
+        raise CatalogError(f"{where}: HTTP {answer.status}")
+    params = answer.body.get("params") if isinstance(answer.body, dict) else None
+    answered = params.get("page", page) if isinstance(params, dict) else page
+    if answered != page:
+        raise CatalogError(f"{where}: the answer is for page {str(answered)[:20]}")
+    return _Page(
+        result_total=_count(answer.body, "resultTotal", where),
+        page_total=_count(answer.body, "resultPageTotal", where),
+        resources=_page_resources(answer.body, where),
+    )
+
+
+def _expected_pages(first: _Page, max_pages: int) -> int:
+    """Pages to read, from page 0's counts; counts that cannot be true are an error."""
+    total, pages, on_first = first.result_total, first.page_total, len(first.resources)
+    if total == 0:
+        if pages > 1 or on_first:
+            raise CatalogError(f"catalog: resultTotal is 0 but resultPageTotal is {pages}")
+        return 1
+    if pages == 0 or on_first == 0:
+        raise CatalogError(
+            f"catalog: resultTotal is {total} but page 0 holds {on_first} models "
+            f"and resultPageTotal is {pages}"
+        )
+    # Page 0 shows the page size the server uses; a lying page count cannot make us page on.
+    needed = math.ceil(total / on_first)
+    if pages > min(needed + 1, max_pages):
+        raise CatalogError(
+            f"catalog: resultPageTotal {pages} does not fit resultTotal {total} at "
+            f"{on_first} per page (at most {min(needed + 1, max_pages)} pages)"
+        )
+    return pages
 
 
 def fetch_catalog(
@@ -62,31 +126,38 @@ def fetch_catalog(
     """Every pullable NIM container, sorted by resource id.
 
     Resources without a `latestTag` attribute have no pullable image and are left out
-    (listed in `without_latest_tag`), as the reference script does.
+    (listed in `without_latest_tag`), as the reference script does. A catalog that is short
+    of its `resultTotal`, repeats a page or stops early is an error, never a smaller list.
     """
-    resources: dict[str, Resource] = {}
-    page = 0
-    while True:
-        answer = source.catalog_page(page, page_size)
+    first = _read_page(source, 0, page_size)
+    pages = [first]
+    for page in range(1, _expected_pages(first, max_pages)):
+        current = _read_page(source, page, page_size)
         where = f"catalog page {page}"
-        if answer.status != 200:
-            raise CatalogError(f"{where}: HTTP {answer.status}")
-        for index, raw in enumerate(_page_resources(answer.body, page)):
-            resource = _resource(raw, f"{where}, resource {index}")
-            resources.setdefault(resource.resource_id, resource)
-        page_total = _field(answer.body, "resultPageTotal", int, where)
-        params = answer.body.get("params")
-        current = params.get("page", page) if isinstance(params, dict) else page
-        if not isinstance(current, int) or current >= page_total - 1:
-            break
-        page += 1
-        if page >= max_pages:
+        if current.result_total != first.result_total:
             raise CatalogError(
-                f"catalog claims {page_total} pages; stopped at {max_pages} (broken answer?)"
+                f"{where}: resultTotal changed from {first.result_total} to "
+                f"{current.result_total} while paging (the catalog changed; run again)"
             )
+        if not current.resources:
+            raise CatalogError(f"{where} of {first.page_total} is empty: the catalog stops early")
+        ids = {r.resource_id for r in current.resources}
+        for earlier, previous in enumerate(pages):
+            if ids == {r.resource_id for r in previous.resources}:
+                raise CatalogError(f"{where} repeats page {earlier}")
+        pages.append(current)
+    resources: dict[str, Resource] = {}
+    for page_read in pages:
+        for resource in page_read.resources:
+            resources.setdefault(resource.resource_id, resource)
+    # resultTotal counts every CONTAINER resource, with or without a latestTag.
+    if len(resources) != first.result_total:
+        raise CatalogError(
+            f"catalog: collected {len(resources)} of {first.result_total} models (resultTotal)"
+        )
     kept = tuple(sorted(r for r in resources.values() if r.latest_tag))
     dropped = tuple(sorted(r.resource_id for r in resources.values() if not r.latest_tag))
-    return Catalog(resources=kept, without_latest_tag=dropped, pages=page + 1)
+    return Catalog(resources=kept, without_latest_tag=dropped, pages=len(pages))
 
 
 def ensure_unique_names(resources: Iterable[Resource]) -> None:

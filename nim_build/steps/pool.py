@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -28,15 +29,25 @@ def map_bounded(
     one bad model never hides the others.
     """
     progress = Progress(label, len(items))
+    interrupted = threading.Event()
 
     def tracked(item: Item) -> Result:
         try:
             return work(item)
         finally:
-            progress.advance()
+            if not interrupted.is_set():  # cancelled requests are not progress
+                progress.advance()
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ngc") as pool:
-        return list(pool.map(tracked, items))
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ngc")
+    try:
+        results = list(pool.map(tracked, items))
+    except BaseException:
+        interrupted.set()
+        # Ctrl-C: return at once; closing the source interrupts the requests still in flight.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def ask_repository(source: NgcSource, resource: Resource) -> Answer | ModelFailure:
