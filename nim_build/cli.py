@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from nim_build.commands import detect_eu, diff, generate, run, validate
+from nim_build.commands import (
+    detect_eu,
+    diff,
+    generate,
+    mirror_configmap,
+    mirror_list,
+    run,
+    validate,
+)
 from nim_build.errors import NimBuildError, UsageError
 from nim_build.steps.validate import ValidationFailed
 
@@ -21,6 +29,8 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "validate": (validate, "check a ConfigMap or EU list against the schemas and limits"),
     "diff": (diff, "compare two ConfigMaps, model by model and field by field"),
     "run": (run, "the release pipeline: generate, validate, diff, guard, write, report"),
+    "mirror-list": (mirror_list, "air-gap: the NIM images to mirror, in a mirroring tool's format"),
+    "mirror-configmap": (mirror_configmap, "air-gap: a ConfigMap of what a mirror registry holds"),
 }
 # A key typed in the wrong place must not come back in an error message or a log line.
 _KEY_PATTERN = re.compile(r"nvapi-[^\s'\"]+")
