@@ -19,6 +19,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 BODY_LIMIT = 4 * 1024 * 1024  # a tags page of 1000 tags is ~30 KB; anything near this is wrong
 ATTEMPT_DEADLINE = 60.0  # seconds for one attempt, connect to last byte
 _CHUNK = 64 * 1024
+
+
+def _tls_reason(error: requests.exceptions.SSLError) -> str:
+    text = str(error)
+    for reason in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
+        if reason in text:
+            return reason.lower().replace("_", " ")
+    return "handshake failed"
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -72,8 +81,8 @@ class Transport:
         self.body_limit = body_limit
         self.deadline = deadline
         self._session = requests.Session()
-        self._session.verify = verify
-        self._session.trust_env = False  # no ~/.netrc credentials sent to a mirror by surprise
+        # Passed per request: a session's `verify` loses to $REQUESTS_CA_BUNDLE, --ca-file must not.
+        self._verify = verify
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, concurrency), max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -87,7 +96,9 @@ class Transport:
         retrying = Retrying(
             stop=stop_after_attempt(self.policy.attempts),
             wait=self._wait,
-            retry=retry_if_exception_type((RetryableStatus, *_TRANSPORT_ERRORS)),
+            # A certificate that does not verify will not verify on the next attempt either.
+            retry=retry_if_exception_type((RetryableStatus, *_TRANSPORT_ERRORS))
+            & retry_if_not_exception_type(requests.exceptions.SSLError),
             before_sleep=lambda state: self._before_sleep(state, description),
             reraise=True,
         )
@@ -96,6 +107,11 @@ class Transport:
                 with attempt:
                     self.stats.count_request()
                     return self._attempt(url, description, headers or {})
+        except requests.exceptions.SSLError as error:
+            raise RegistryError(
+                f"{description}: TLS failed ({_tls_reason(error)}); --ca-file PATH trusts a "
+                "private CA, --plain-http talks HTTP"
+            ) from error
         except (RetryableStatus, *_TRANSPORT_ERRORS) as error:
             raise RegistryError(
                 f"{description}: {_describe(error)} after {self.policy.attempts} attempts"
@@ -106,7 +122,12 @@ class Transport:
         start = time.monotonic()
         timeout = (self.policy.connect_timeout, self.policy.read_timeout)
         with self._session.get(
-            url, headers=dict(headers), timeout=timeout, stream=True, allow_redirects=False
+            url,
+            headers=dict(headers),
+            timeout=timeout,
+            verify=self._verify,
+            stream=True,
+            allow_redirects=False,
         ) as response:
             if response.status_code == 429 or response.status_code >= 500:
                 raise RetryableStatus(response.status_code, _retry_after_seconds(response))
