@@ -3,9 +3,10 @@
 `Registry` runs Debian's `docker-registry` (CNCF Distribution) on 127.0.0.1 with storage in a
 temp folder, optionally behind htpasswd basic auth. Images are pushed with `skopeo copy` from
 an OCI layout built here (one tiny layer), or with `push_image` over the Distribution API when
-a test needs many tags fast. `RegistryProxy` is a real HTTP server in front of a registry that
-demands Bearer tokens it issues itself (the `WWW-Authenticate: Bearer realm=…` flow) and can
-answer chosen repositories with an error status.
+a test needs many tags fast. `TokenIssuer` is the token service of a registry
+configured with `auth: token` (the `WWW-Authenticate: Bearer realm=…` flow). `RegistryProxy`
+is a real HTTP server in front of a registry that answers chosen repositories with an error
+status, or pages tags/list.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import requests
 REGISTRY_BINARY = "docker-registry"
 USER, PASSWORD = "mirror-admin", "s3cret-pa55word"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+SERVICE, ISSUER = "nim-test-registry", "nim-test-issuer"
 _TAGS_PATH = re.compile(r"^/v2/(.+)/tags/list$")
 
 
@@ -44,6 +46,22 @@ def needs(binary: str, package: str) -> None:
     """Skip the test, saying which Debian package to install, when `binary` is missing."""
     if shutil.which(binary) is None:
         pytest.skip(f"needs the Debian package {package} (apt-get install {package})")
+
+
+def self_signed(key: Path, certificate: Path) -> None:
+    """An RSA key and a self-signed certificate for 127.0.0.1 (openssl)."""
+    needs("openssl", "openssl")
+    key.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(certificate)),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
 
 
 def free_port() -> int:
@@ -157,6 +175,7 @@ def push_image(
 
 def skopeo_copy(source: str, destination: str, *, dest_creds: str | None = None) -> None:
     """`skopeo copy` over plain HTTP between 127.0.0.1 registries (or from an OCI layout)."""
+    needs("skopeo", "skopeo")
     command = ["skopeo", "--insecure-policy", "copy", "--quiet"]
     command += ["--src-tls-verify=false", "--dest-tls-verify=false"]
     if source.startswith("oci:"):
@@ -179,6 +198,7 @@ class Registry:
     root: Path
     htpasswd: bool = False
     tls: bool = False  # HTTPS with a self-signed certificate for 127.0.0.1 (`ca_file`)
+    issuer: TokenIssuer | None = None  # `auth: token`: Bearer tokens from this issuer
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -196,7 +216,7 @@ class Registry:
 
     @property
     def creds(self) -> str | None:
-        return f"{USER}:{PASSWORD}" if self.htpasswd else None
+        return f"{USER}:{PASSWORD}" if self.htpasswd or self.issuer else None
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -220,19 +240,14 @@ class Registry:
             digest = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
             (self.root / "htpasswd").write_text(f"{USER}:{digest}\n")
             lines.append(f"auth: {{htpasswd: {{realm: nim-test, path: {self.root / 'htpasswd'}}}}}")
+        if self.issuer:
+            lines.append(
+                f"auth: {{token: {{realm: '{self.issuer.url}/token', service: {SERVICE}, "
+                f"issuer: {ISSUER}, rootcertbundle: {self.issuer.certificate}}}}}"
+            )
         if self.tls:
             if not self.ca_file.exists():
-                needs("openssl", "openssl")
-                subprocess.run(
-                    [
-                        *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-                        *("-keyout", str(self.root / "tls.key"), "-out", str(self.ca_file)),
-                        *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-                    ],
-                    capture_output=True,
-                    check=True,
-                    timeout=60,
-                )
+                self_signed(self.root / "tls.key", self.ca_file)
             lines[3] = (
                 f"http: {{addr: '127.0.0.1:{self.port}', secret: not-a-secret-test-only, "
                 f"tls: {{certificate: {self.ca_file}, key: {self.root / 'tls.key'}}}}}"
@@ -287,8 +302,8 @@ def make_registry(tmp_path: Path) -> Iterator[Callable[..., Registry]]:
     """`make_registry(htpasswd=False)`: a started registry, always stopped after the test."""
     started: list[Registry] = []
 
-    def make(*, htpasswd: bool = False, tls: bool = False) -> Registry:
-        registry = Registry(tmp_path / f"registry-{len(started)}", htpasswd=htpasswd, tls=tls)
+    def make(**kwargs: Any) -> Registry:
+        registry = Registry(tmp_path / f"registry-{len(started)}", **kwargs)
         started.append(registry)
         return registry.start()
 
@@ -305,31 +320,12 @@ def auth_file(folder: Path, host: str, user: str = USER, password: str = PASSWOR
     return path
 
 
-# --------------------------------------------------------------------------- proxy
+# --------------------------------------------------------------------------- servers
 
 
-@dataclass
-class RegistryProxy:
-    """A real HTTP server in front of a registry: Bearer tokens and scripted errors.
+class _LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 whose GETs go to `_handle`."""
 
-    With `bearer`, every /v2/ request needs a token for its repository's pull scope, issued
-    by `/token` to clients presenting `USER:PASSWORD` (as Docker Hub's auth service does).
-    `fail` answers a repository's tags/list with a status, `fail_times` times (None: always).
-    `page_size` pages tags/list as the distribution spec says (`n`, `last`, `Link: <…>;
-    rel="next"`): Debian's Distribution 2.8 ignores `n` on tags/list and answers in one page.
-    """
-
-    upstream: str
-    bearer: bool = False
-    fail: dict[str, int] = field(default_factory=dict)
-    fail_times: int | None = None
-    upstream_auth: tuple[str, str] | None = None
-    page_size: int | None = None
-    seen: list[str] = field(default_factory=list)
-    token_requests: list[str] = field(default_factory=list)
-    _tokens: dict[str, str] = field(default_factory=dict)
-    _failed: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -337,20 +333,26 @@ class RegistryProxy:
         assert self._server is not None
         return f"127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> RegistryProxy:
-        proxy = self
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def serve(self) -> None:
+        owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
             def do_GET(self) -> None:
-                proxy._handle(self)
+                owner._handle(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
 
     def stop(self) -> None:
         if self._server is not None:
@@ -358,9 +360,8 @@ class RegistryProxy:
             self._server.server_close()
             self._server = None
 
-    def _reply(
-        self, handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers: str
-    ) -> None:
+    @staticmethod
+    def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers: str) -> None:
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name.replace("_", "-"), value)
@@ -368,23 +369,106 @@ class RegistryProxy:
         handler.end_headers()
         handler.wfile.write(body)
 
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class TokenIssuer(_LoopbackServer):
+    """A token service for a registry configured with `auth: token` (docker token spec).
+
+    `GET /token?service=…&scope=…` with `USER:PASSWORD` answers a JWT (RS256, signed with
+    openssl, certificate in `x5c`) granting the requested actions; the registry trusts it
+    through `rootcertbundle`.
+    """
+
+    folder: Path
+    scopes: list[str] = field(default_factory=list)
+
+    @property
+    def certificate(self) -> Path:
+        return self.folder / "issuer.crt"
+
+    def start(self) -> TokenIssuer:
+        self_signed(self.folder / "issuer.key", self.certificate)
+        self.serve()
+        return self
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        query = parse_qs(urlsplit(handler.path).query)
+        expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        if handler.headers.get("Authorization") != expected or query.get("service") != [SERVICE]:
+            self._reply(handler, 401, b'{"details":"bad credentials"}')
+            return
+        access = []
+        for scope in query.get("scope", []):
+            self.scopes.append(scope)
+            kind, name, actions = scope.split(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        token = self._sign({"iss": ISSUER, "sub": USER, "aud": SERVICE, "access": access})
+        self._reply(handler, 200, json.dumps({"token": token, "expires_in": 300}).encode())
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.certificate), "-outform", "DER"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
+        now = int(time.time())
+        claims = {**claims, "iat": now, "nbf": now - 10, "exp": now + 300}
+        claims["jti"] = secrets.token_hex(8)
+        signed = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.folder / "issuer.key")],
+            input=signed.encode(),
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        return f"{signed}.{_b64url(signature)}"
+
+
+@pytest.fixture
+def token_issuer(tmp_path: Path) -> Iterator[TokenIssuer]:
+    issuer = TokenIssuer(tmp_path / "issuer").start()
+    yield issuer
+    issuer.stop()
+
+
+# --------------------------------------------------------------------------- proxy
+
+
+@dataclass
+class RegistryProxy(_LoopbackServer):
+    """A real HTTP server in front of a registry: scripted errors and spec paging.
+
+    `fail` answers a repository's tags/list with a status, `fail_times` times (None: always).
+    `page_size` pages tags/list as the distribution spec says (`n`, `last`, `Link: <…>;
+    rel="next"`): Debian's Distribution 2.8 ignores `n` on tags/list and answers in one page.
+    """
+
+    upstream: str
+    fail: dict[str, int] = field(default_factory=dict)
+    fail_times: int | None = None
+    upstream_auth: tuple[str, str] | None = None
+    page_size: int | None = None
+    seen: list[str] = field(default_factory=list)
+    _failed: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> RegistryProxy:
+        self.serve()
+        return self
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
         with self._lock:
             self.seen.append(handler.path)
-        if parts.path == "/token":
-            self._issue_token(handler, parse_qs(parts.query))
-            return
         match = _TAGS_PATH.match(parts.path)
         repository = match.group(1) if match else ""
-        if self.bearer and not self._authorised(handler, repository):
-            challenge = (
-                f'Bearer realm="http://{self.host}/token",service="nim-test",'
-                f'scope="repository:{repository}:pull"'
-            )
-            body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
-            self._reply(handler, 401, body, WWW_Authenticate=challenge)
-            return
         if repository in self.fail and self._should_fail(repository):
             self._reply(handler, self.fail[repository], b'{"errors":[]}')
             return
@@ -433,30 +517,10 @@ class RegistryProxy:
             self._failed[repository] = count + 1
             return True
 
-    def _authorised(self, handler: BaseHTTPRequestHandler, repository: str) -> bool:
-        header = handler.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ")
-        with self._lock:
-            return header.startswith("Bearer ") and self._tokens.get(token) == repository
-
-    def _issue_token(self, handler: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
-        expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        scope = (query.get("scope") or [""])[0]
-        with self._lock:
-            self.token_requests.append(scope)
-        if handler.headers.get("Authorization") != expected or query.get("service") != ["nim-test"]:
-            self._reply(handler, 401, b'{"details":"bad credentials"}')
-            return
-        repository = scope.removeprefix("repository:").removesuffix(":pull")
-        token = secrets.token_hex(16)
-        with self._lock:
-            self._tokens[token] = repository
-        self._reply(handler, 200, json.dumps({"token": token, "expires_in": 300}).encode())
-
 
 @pytest.fixture
 def make_proxy() -> Iterator[Callable[..., RegistryProxy]]:
-    """`make_proxy(upstream, bearer=…, fail=…)`: a started proxy, stopped after the test."""
+    """`make_proxy(upstream, fail=…, page_size=…)`: a started proxy, stopped after the test."""
     started: list[RegistryProxy] = []
 
     def make(upstream: str, **kwargs: Any) -> RegistryProxy:

@@ -31,8 +31,8 @@ from tests.registry import (
     Registry,
     RegistryProxy,
     TinyImage,
+    TokenIssuer,
     auth_file,
-    needs,
     push_image,
     skopeo_copy,
 )
@@ -280,7 +280,6 @@ def test_mirror_configmap_missing_ca_file_names_it(run_cli: Run, tmp_path: Path)
 
 def seed_with_skopeo(registry: Registry, entries: list[ModelEntry], layout: Path) -> None:
     """Every tag of every entry, pushed with `skopeo copy` from an OCI layout."""
-    needs("skopeo", "skopeo")
     TinyImage.build().write_layout(layout)
     for entry in entries:
         for tag in entry.tags:
@@ -301,12 +300,12 @@ def carry_out(mapping: Path, mirror: Registry) -> int:
 
 
 def test_plan_mirror_build_validate_end_to_end(
-    run_cli: Run, make_registry: Callable[..., Registry], tmp_path: Path
+    run_cli: Run, make_registry: Callable[..., Registry], token_issuer: TokenIssuer, tmp_path: Path
 ) -> None:
     entries = real_shaped_entries()
     source = make_registry()
     seed_with_skopeo(source, entries, tmp_path / "layout")
-    mirror = make_registry(htpasswd=True)
+    mirror = make_registry(issuer=token_issuer)  # `auth: token`, like Quay or Harbor
     configmap = configmap_file(tmp_path, entries)
     target = f"{mirror.host}/airgap"
     plan_args = ["mirror-list", str(configmap), "--registry", target, "--format", "mapping"]

@@ -26,8 +26,10 @@ from tests.registry import (
     Registry,
     RegistryProxy,
     TinyImage,
+    TokenIssuer,
     auth_file,
     push_image,
+    skopeo_copy,
 )
 
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_max=0.02)
@@ -221,16 +223,20 @@ def test_prefix_is_part_of_the_repository(make_registry: Callable[..., Registry]
 
 
 def test_bearer_challenge_fetches_one_token_per_repository(
-    make_registry: Callable[..., Registry], make_proxy: Callable[..., RegistryProxy]
+    make_registry: Callable[..., Registry], token_issuer: TokenIssuer, tmp_path: Path
 ) -> None:
-    tags = {LLAMA: ["1.0", "latest"], "nim/baai/bge": ["1.5"]}
-    registry = seeded(make_registry, tags, htpasswd=True)
-    proxy = make_proxy(registry.url, bearer=True, upstream_auth=(USER, PASSWORD))
-    client = client_for(proxy.host, Credentials(USER, PASSWORD))
+    registry = make_registry(issuer=token_issuer)  # Distribution with `auth: token`
+    layout = TinyImage.build().write_layout(tmp_path / "layout")
+    for image in (f"{LLAMA}:1.0", f"{LLAMA}:latest", "nim/baai/bge:1.5"):
+        skopeo_copy(
+            f"oci:{layout}:v1", f"docker://{registry.host}/{image}", dest_creds=registry.creds
+        )
+    token_issuer.scopes.clear()
+    client = client_for(registry.host, Credentials(USER, PASSWORD))
     assert sorted(client.tags(LLAMA) or ()) == ["1.0", "latest"]
     assert client.tags("nim/baai/bge") == ("1.5",)
     assert client.tags("nim/x/missing") is None
-    assert proxy.token_requests == [
+    assert token_issuer.scopes == [
         f"repository:{LLAMA}:pull",
         "repository:nim/baai/bge:pull",
         "repository:nim/x/missing:pull",
@@ -240,12 +246,11 @@ def test_bearer_challenge_fetches_one_token_per_repository(
 
 
 def test_bearer_token_refused_without_credentials(
-    make_registry: Callable[..., Registry], make_proxy: Callable[..., RegistryProxy]
+    make_registry: Callable[..., Registry], token_issuer: TokenIssuer
 ) -> None:
-    registry = seeded(make_registry, {LLAMA: ["1.0"]})
-    proxy = make_proxy(registry.url, bearer=True)
+    registry = make_registry(issuer=token_issuer)
     with pytest.raises(RegistryError, match=f"token for {LLAMA}: .* answered HTTP 401"):
-        client_for(proxy.host).tags(LLAMA)
+        client_for(registry.host).tags(LLAMA)
 
 
 def test_pages_are_followed_through_link_headers(
