@@ -385,6 +385,7 @@ class TokenIssuer(_LoopbackServer):
 
     folder: Path
     scopes: list[str] = field(default_factory=list)
+    _x5c: str = ""
 
     @property
     def certificate(self) -> Path:
@@ -392,6 +393,13 @@ class TokenIssuer(_LoopbackServer):
 
     def start(self) -> TokenIssuer:
         self_signed(self.folder / "issuer.key", self.certificate)
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.certificate), "-outform", "DER"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        self._x5c = base64.b64encode(der).decode()
         self.serve()
         return self
 
@@ -410,13 +418,7 @@ class TokenIssuer(_LoopbackServer):
         self._reply(handler, 200, json.dumps({"token": token, "expires_in": 300}).encode())
 
     def _sign(self, claims: dict[str, Any]) -> str:
-        der = subprocess.run(
-            ["openssl", "x509", "-in", str(self.certificate), "-outform", "DER"],
-            capture_output=True,
-            check=True,
-            timeout=30,
-        ).stdout
-        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self._x5c]}
         now = int(time.time())
         claims = {**claims, "iat": now, "nbf": now - 10, "exp": now + 300}
         claims["jti"] = secrets.token_hex(8)
