@@ -4,9 +4,12 @@ Starts Debian's docker-registry (CNCF Distribution) on 127.0.0.1, pushes one tin
 repository over the Distribution API and tags it 3 times, then times only the
 `mirror-configmap` process (wall time includes interpreter start), best of N. The same
 storage is then served again behind `auth: token` (tests/registry.py's JWT issuer), where
-every repository costs a token request too. Needs docker-registry and openssl.
+every repository costs a token request too. With `--latency`, a proxy in front of the
+registry (tests/registry.py) adds that many seconds to every answer, like a registry that is
+not on the same machine. Needs docker-registry and openssl.
 
     python benchmarks/bench_mirror.py [--models 186] [--tags 3] [--concurrency 16] [--repeat 3]
+    python benchmarks/bench_mirror.py --latency 0.05 --concurrency 1
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ sys.path.insert(0, str(ROOT))  # tests.registry / tests.entries: the fixtures th
 
 from nim_build.steps.configmap import render_configmap  # noqa: E402
 from tests.entries import synthetic_entries  # noqa: E402
-from tests.registry import Registry, TinyImage, TokenIssuer, auth_file, push_image  # noqa: E402
+from tests.registry import (  # noqa: E402
+    Registry,
+    RegistryProxy,
+    TinyImage,
+    TokenIssuer,
+    auth_file,
+    push_image,
+)
 
 _REQUESTS = re.compile(r"(\d+) requests, (\d+) retries; tags ([\d.]+) s")
 
@@ -43,10 +53,10 @@ def seed(registry: Registry, repositories: list[str], tags: tuple[str, ...]) -> 
         return sum(made)
 
 
-def run(configmap: Path, registry: Registry, args: argparse.Namespace, extra: list[str]) -> str:
+def run(configmap: Path, host: str, args: argparse.Namespace, extra: list[str]) -> str:
     """Best-of wall time of mirror-configmap, with its requests and tags-step seconds."""
     command = [sys.executable, "-m", "nim_build", "mirror-configmap", str(configmap)]
-    command += ["--registry", registry.host, "--plain-http", "--output", os.devnull]
+    command += ["--registry", host, "--plain-http", "--output", os.devnull]
     command += ["--concurrency", str(args.concurrency), *extra]
     best, line = float("inf"), ""
     for _ in range(args.repeat):
@@ -70,6 +80,7 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
     tags = ("1.0.0", "1.0", "latest", "1", "2.0.0")[: args.tags]
     entries = [replace(e, tags=tags, latest_tag="latest") for e in synthetic_entries(args.models)]
@@ -85,16 +96,20 @@ def main() -> None:
                 f"seeded {args.models} repositories x {args.tags} tags "
                 f"({pushed} requests) in {time.perf_counter() - start:.1f} s"
             )
-            print(
-                f"anonymous, concurrency {args.concurrency}: {run(configmap, registry, args, [])}"
-            )
+            proxy = RegistryProxy(registry.url, latency=args.latency).start()
+            host = proxy.host if args.latency else registry.host  # direct: no proxy overhead
+            label = f"anonymous, concurrency {args.concurrency}, latency {args.latency:g} s"
+            print(f"{label}: {run(configmap, host, args, [])}")
+            proxy.stop()
         finally:
             registry.stop()
+        if args.latency:
+            return  # the token flow goes through the registry's realm, not the proxy
         issuer = TokenIssuer(work / "issuer").start()
         secured = Registry(work / "registry", issuer=issuer).start()  # same storage
         try:
             authfile = auth_file(work, secured.host)
-            line = run(configmap, secured, args, ["--authfile", str(authfile)])
+            line = run(configmap, secured.host, args, ["--authfile", str(authfile)])
             print(f"auth: token, concurrency {args.concurrency}: {line}")
         finally:
             secured.stop()

@@ -457,6 +457,7 @@ class RegistryProxy(_LoopbackServer):
     fail_times: int | None = None
     upstream_auth: tuple[str, str] | None = None
     page_size: int | None = None
+    latency: float = 0.0  # seconds added to every answer (benchmarks: a registry far away)
     seen: list[str] = field(default_factory=list)
     _failed: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -469,6 +470,7 @@ class RegistryProxy(_LoopbackServer):
         parts = urlsplit(handler.path)
         with self._lock:
             self.seen.append(handler.path)
+        time.sleep(self.latency)
         match = _TAGS_PATH.match(parts.path)
         repository = match.group(1) if match else ""
         if repository in self.fail and self._should_fail(repository):
