@@ -133,7 +133,8 @@ def render_oc_mirror(plan: MirrorPlan) -> str:
     header = _header(
         plan,
         "oc-mirror v2 ImageSetConfiguration",
-        f"Mirror with: oc-mirror --v2 -c THIS_FILE docker://{plan.target}",
+        f"Mirror with: oc-mirror --v2 -c THIS_FILE --workspace file://DIR docker://{plan.target}",
+        "(disconnected: to file://DIR first, then --from file://DIR to the mirror).",
     )
     document = {
         "kind": "ImageSetConfiguration",
