@@ -458,6 +458,8 @@ class RegistryProxy(_LoopbackServer):
     upstream_auth: tuple[str, str] | None = None
     page_size: int | None = None
     latency: float = 0.0  # seconds added to every answer (benchmarks: a registry far away)
+    next_origin: str = ""  # pages' Link points at this origin instead (a hostile registry)
+    drip: float = 0.0  # answer tags/list one byte every `drip` seconds (a stalled registry)
     seen: list[str] = field(default_factory=list)
     _failed: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -475,6 +477,9 @@ class RegistryProxy(_LoopbackServer):
         repository = match.group(1) if match else ""
         if repository in self.fail and self._should_fail(repository):
             self._reply(handler, self.fail[repository], b'{"errors":[]}')
+            return
+        if match and self.drip:
+            self._drip(handler)
             return
         if match and self.page_size:
             self._page(handler, repository, parse_qs(parts.query))
@@ -510,8 +515,19 @@ class RegistryProxy(_LoopbackServer):
         body = json.dumps({"name": repository, "tags": page}).encode()
         headers = {"Content_Type": "application/json"}
         if len(rest) > size:
-            headers["Link"] = f'</v2/{repository}/tags/list?n={size}&last={page[-1]}>; rel="next"'
+            target = f"{self.next_origin}/v2/{repository}/tags/list?n={size}&last={page[-1]}"
+            headers["Link"] = f'<{target}>; rel="next"'
         self._reply(handler, 200, body, **headers)
+
+    def _drip(self, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        with contextlib.suppress(OSError):  # the client gives up first
+            for _ in range(1000):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(self.drip)
 
     def _should_fail(self, repository: str) -> bool:
         with self._lock:

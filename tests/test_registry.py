@@ -266,6 +266,26 @@ def test_pages_are_followed_through_link_headers(
     assert len(pages) == 3  # 3 + 3 + 1
 
 
+def test_a_next_page_on_another_origin_is_refused(
+    make_registry: Callable[..., Registry], make_proxy: Callable[..., RegistryProxy]
+) -> None:
+    registry = seeded(make_registry, {LLAMA: ["1", "2", "3"]})
+    proxy = make_proxy(registry.url, page_size=2, next_origin="http://127.0.0.1:9")
+    with pytest.raises(RegistryError, match=f"{LLAMA}: next tags page points elsewhere"):
+        client_for(proxy.host).tags(LLAMA)
+
+
+def test_a_stalled_answer_hits_the_attempt_deadline(
+    make_registry: Callable[..., Registry], make_proxy: Callable[..., RegistryProxy]
+) -> None:
+    registry = seeded(make_registry, {LLAMA: ["1"]})
+    proxy = make_proxy(registry.url, drip=0.05)  # 1000 bytes would take 50 s
+    client = client_for(proxy.host)
+    client._transport.deadline = 0.5
+    with pytest.raises(RegistryError, match=f"{LLAMA}: timed out after 3 attempts"):
+        client.tags(LLAMA)
+
+
 def test_a_5xx_is_retried_then_fails_naming_the_repository(
     make_registry: Callable[..., Registry], make_proxy: Callable[..., RegistryProxy]
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import requests
@@ -49,6 +49,19 @@ def _tls_reason(error: requests.exceptions.SSLError) -> str:
         if reason in text:
             return reason.lower().replace("_", " ")
     return "handshake failed"
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: one socket read per chunk, so a deadline is checked in between.
+
+    (`iter_content` waits for a full chunk, which a server dripping bytes never sends.)
+    """
+    read1 = getattr(response.raw, "read1", None)  # urllib3 >= 2
+    if read1 is None:
+        yield from response.iter_content(_CHUNK)
+        return
+    while chunk := read1(_CHUNK, decode_content=True):
+        yield chunk
 
 
 class DeadlineExceeded(requests.Timeout):
@@ -135,7 +148,7 @@ class Transport:
             if declared.isdigit() and int(declared) > self.body_limit:
                 raise self._too_large(description)
             body = bytearray()
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in _chunks(response):
                 body += chunk
                 if len(body) > self.body_limit:
                     raise self._too_large(description)
