@@ -71,6 +71,29 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="NGC API base URL (default: $NGC_API_URL or %(default)s)",
     )
+    add_request_arguments(parser)
+    replay = parser.add_mutually_exclusive_group()
+    replay.add_argument(
+        "--from-snapshot",
+        type=Path,
+        metavar="PATH",
+        help="replay answers recorded with --record instead of calling NGC (no key needed)",
+    )
+    replay.add_argument(
+        "--demo",
+        action="store_true",
+        help="replay the snapshot bundled with nim-build; outputs go to build/demo/",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH",
+        help="save every answer this run receives to a snapshot file (never the key)",
+    )
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """How many requests at once and how hard to try each: NGC and registry commands alike."""
     parser.add_argument(
         "--concurrency",
         type=positive_int,
@@ -91,24 +114,6 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         default=RetryPolicy.attempts,
         metavar="N",
         help="attempts per request before it counts as failed (default: %(default)s)",
-    )
-    replay = parser.add_mutually_exclusive_group()
-    replay.add_argument(
-        "--from-snapshot",
-        type=Path,
-        metavar="PATH",
-        help="replay answers recorded with --record instead of calling NGC (no key needed)",
-    )
-    replay.add_argument(
-        "--demo",
-        action="store_true",
-        help="replay the snapshot bundled with nim-build; outputs go to build/demo/",
-    )
-    parser.add_argument(
-        "--record",
-        type=Path,
-        metavar="PATH",
-        help="save every answer this run receives to a snapshot file (never the key)",
     )
 
 

@@ -18,7 +18,7 @@ from nim_build.steps.mirror import mirrored_catalog
 from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 
-from ._source import positive_float, positive_int
+from ._source import add_request_arguments
 from .mirror_list import add_input_arguments, emit, read_entries
 
 log = logging.getLogger("nim_build")
@@ -64,29 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--namespace",
         type=_kubernetes_name(_DNS_LABEL, 63, "namespace"),
+        metavar="NS",
         help="the ConfigMap's metadata.namespace (default: none)",
     )
-    parser.add_argument(
-        "--concurrency",
-        type=positive_int,
-        default=16,
-        metavar="N",
-        help="requests in flight at once (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=RetryPolicy.read_timeout,
-        metavar="SECONDS",
-        help="read timeout per request (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--retries",
-        type=positive_int,
-        default=RetryPolicy.attempts,
-        metavar="N",
-        help="attempts per request (default: %(default)s)",
-    )
+    add_request_arguments(parser)
 
 
 def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | RegistryError | None:

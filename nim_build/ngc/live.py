@@ -73,6 +73,15 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def retry_wait(policy: RetryPolicy, state: RetryCallState) -> float:
+    """Honour a server's Retry-After (capped); otherwise jittered exponential backoff."""
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, RetryableStatus) and error.retry_after is not None:
+        return min(error.retry_after, policy.retry_after_cap)
+    backoff = wait_random_exponential(multiplier=policy.backoff_base, max=policy.backoff_max)
+    return float(backoff(state))
+
+
 def _describe(error: BaseException) -> str:
     """A short reason for a failure, without URLs or headers."""
     if isinstance(error, RetryableStatus):
@@ -155,14 +164,7 @@ class LiveSource:
         self._session.close()
 
     def _wait(self, state: RetryCallState) -> float:
-        """Honour a server's Retry-After (capped); otherwise jittered exponential backoff."""
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RetryableStatus) and error.retry_after is not None:
-            return min(error.retry_after, self.policy.retry_after_cap)
-        backoff = wait_random_exponential(
-            multiplier=self.policy.backoff_base, max=self.policy.backoff_max
-        )
-        return float(backoff(state))
+        return retry_wait(self.policy, state)
 
     def _before_sleep(self, state: RetryCallState, description: str) -> None:
         self.stats.count_retry()

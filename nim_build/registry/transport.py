@@ -21,7 +21,6 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_not_exception_type,
     stop_after_attempt,
-    wait_random_exponential,
 )
 
 # The NGC client's policy and helpers: same retries and backoff for both subsystems.
@@ -32,6 +31,7 @@ from nim_build.ngc.live import (
     _describe,
     _retry_after_seconds,
     _user_agent,
+    retry_wait,
 )
 from nim_build.ngc.source import SourceStats
 
@@ -160,14 +160,7 @@ class Transport:
         return RegistryError(f"{description}: answer larger than {self.body_limit:,} bytes")
 
     def _wait(self, state: RetryCallState) -> float:
-        """A server's Retry-After (capped), else jittered exponential backoff."""
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RetryableStatus) and error.retry_after is not None:
-            return min(error.retry_after, self.policy.retry_after_cap)
-        backoff = wait_random_exponential(
-            multiplier=self.policy.backoff_base, max=self.policy.backoff_max
-        )
-        return float(backoff(state))
+        return retry_wait(self.policy, state)
 
     def _before_sleep(self, state: RetryCallState, description: str) -> None:
         self.stats.count_retry()
