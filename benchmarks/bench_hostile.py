@@ -34,7 +34,7 @@ from tests.fake_ngc import (  # noqa: E402 - after the path set-up above
 )
 
 GIB = 1 << 30
-DRIP_OPTIONS = ("--timeout", "5", "--retries", "2")
+DRIP_OPTIONS = ("--timeout", "5", "--attempts", "2")
 
 
 @dataclass(frozen=True)

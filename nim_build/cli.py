@@ -10,7 +10,15 @@ from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import NoReturn
 
-from nim_build.commands import detect_eu, diff, generate, run, validate
+from nim_build.commands import (
+    detect_eu,
+    diff,
+    generate,
+    mirror_configmap,
+    mirror_list,
+    run,
+    validate,
+)
 from nim_build.commands._source import DEPRECATION_NOTES
 from nim_build.errors import NimBuildError, UsageError
 from nim_build.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
@@ -26,6 +34,8 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "validate": (validate, "check a ConfigMap or EU list against the schemas and limits"),
     "diff": (diff, "compare two ConfigMaps, model by model and field by field"),
     "run": (run, "the release pipeline: generate, validate, diff, guard, write, report"),
+    "mirror-list": (mirror_list, "air-gap: the NIM images to mirror, in a mirroring tool's format"),
+    "mirror-configmap": (mirror_configmap, "air-gap: a ConfigMap of what a mirror registry holds"),
 }
 NGC_COMMANDS = frozenset({"detect-eu", "generate", "run"})
 

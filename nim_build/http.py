@@ -30,6 +30,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 import requests
@@ -99,6 +100,10 @@ class TransportFailed(HttpError):
     """Refused or dropped connection, or a body cut off: worth another attempt."""
 
     retryable = True
+
+
+class TlsFailed(HttpError):
+    """The TLS handshake failed (an untrusted certificate will not verify on a retry either)."""
 
 
 class TimedOut(TransportFailed):
@@ -428,14 +433,15 @@ class BoundedClient:
     def _transport_error(
         self, error: BaseException, method: str, url: str, attempt: _Attempt
     ) -> HttpError:
-        if self.cancelled.is_set() or attempt.interrupted:
-            return self._stopped(method, url)
-        if isinstance(error, requests.ConnectTimeout):
+        stopped = self.cancelled.is_set() or attempt.interrupted
+        if isinstance(error, requests.ConnectTimeout) and not stopped:
             connect = min(self.limits.connect_timeout, self.limits.timeout)
             return TimedOut(f"{method} {url}: timed out (no connection within {connect:g} s)")
         timeout_errors = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
-        if isinstance(error, timeout_errors):
+        if stopped or isinstance(error, timeout_errors):
             return self._stopped(method, url)
+        if isinstance(error, requests.exceptions.SSLError):
+            return TlsFailed(f"{method} {url}: TLS failed ({_tls_reason(error)})")
         unusable = (
             requests.exceptions.InvalidURL,
             requests.exceptions.MissingSchema,
@@ -530,6 +536,22 @@ def _clear_frames(error: BaseException) -> None:
         if current.__traceback__ is not None:
             traceback.clear_frames(current.__traceback__)
         current = current.__cause__ or current.__context__
+
+
+def _tls_reason(error: requests.exceptions.SSLError) -> str:
+    text = str(error)
+    for reason in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
+        if reason in text:
+            return reason.lower().replace("_", " ")
+    return "handshake failed"
+
+
+def user_agent() -> str:
+    """`nim-build/<version>`, sent with every request."""
+    try:
+        return f"nim-build/{version('nim-build')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "nim-build"
 
 
 def _size(count: int) -> str:

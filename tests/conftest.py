@@ -17,6 +17,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.fake_ngc import DEFAULT_KEY, FakeModel, FakeNgc, default_models
+from tests.registry import make_proxy, make_registry, token_issuer  # noqa: F401  (fixtures)
 
 API_KEY = DEFAULT_KEY
 ROOT = Path(__file__).resolve().parents[1]

@@ -186,12 +186,21 @@ def test_rendered_configmap_is_valid() -> None:
     assert errors(CONFIGMAP_SCHEMA, good_configmap()) == []
 
 
+def test_custom_configmap_name_and_namespace_are_valid() -> None:
+    text = render_configmap(real_shaped_entries(), name="nim-models-mirror", namespace="odh")
+    document = YAML(typ="safe").load(text)
+    assert document["metadata"]["name"] == "nim-models-mirror"
+    assert document["metadata"]["namespace"] == "odh"
+    assert errors(CONFIGMAP_SCHEMA, document) == []
+
+
 @pytest.mark.parametrize(
     ("where", "value"),
     [
         (("apiVersion",), "v2"),
         (("kind",), "Secret"),
-        (("metadata", "name"), "nim-models"),
+        (("metadata", "name"), "Nim_Models"),  # not a Kubernetes object name
+        (("metadata", "namespace"), "Open_Data_Hub"),
         (("metadata", "labels", "opendatahub.io/managed"), True),  # a bool, not "true"
         (("metadata", "labels", "opendatahub.io/managed"), "false"),
         (("metadata", "labels", "app"), 1),

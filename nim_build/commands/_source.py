@@ -122,6 +122,29 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=f"NGC API base URL (default: ${API_URL_ENV} or {DEFAULT_API_URL})",
     )
+    add_request_arguments(parser)
+    replay = parser.add_mutually_exclusive_group()
+    replay.add_argument(
+        "--from-snapshot",
+        type=Path,
+        metavar="PATH",
+        help="replay answers recorded with --record instead of calling NGC (no key needed)",
+    )
+    replay.add_argument(
+        "--demo",
+        action="store_true",
+        help="replay the snapshot bundled with nim-build; outputs go to build/demo/",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH",
+        help="save every answer this run receives to a snapshot file (never the key)",
+    )
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """How many requests at once and how hard to try each: NGC and registry commands alike."""
     parser.add_argument(
         "--concurrency",
         type=int_between(1, MAX_CONCURRENCY),
@@ -151,24 +174,6 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         action=DeprecatedAlias,
         metavar="N",
         help="deprecated spelling of --attempts (it always counted attempts)",
-    )
-    replay = parser.add_mutually_exclusive_group()
-    replay.add_argument(
-        "--from-snapshot",
-        type=Path,
-        metavar="PATH",
-        help="replay answers recorded with --record instead of calling NGC (no key needed)",
-    )
-    replay.add_argument(
-        "--demo",
-        action="store_true",
-        help="replay the snapshot bundled with nim-build; outputs go to build/demo/",
-    )
-    parser.add_argument(
-        "--record",
-        type=Path,
-        metavar="PATH",
-        help="save every answer this run receives to a snapshot file (never the key)",
     )
 
 

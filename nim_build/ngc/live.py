@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import quote
 
-from nim_build.http import BoundedClient, HttpError, HttpLimits, MiB
+from nim_build.http import BoundedClient, HttpError, HttpLimits, MiB, user_agent
 from nim_build.ngc.errors import RequestFailed
 from nim_build.ngc.source import Answer, SourceStats
 
@@ -26,13 +25,6 @@ log = logging.getLogger(__name__)
 
 # The NGC source's name for the client's limits (`timeout` is the whole attempt).
 RetryPolicy = HttpLimits
-
-
-def _user_agent() -> str:
-    try:
-        return f"nim-build/{version('nim-build')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "nim-build"
 
 
 def _path_segment(value: str, resource_id: str) -> str:
@@ -69,7 +61,7 @@ class LiveSource:
         self._client = BoundedClient(
             self.policy,
             pool_size=concurrency,
-            headers={"Accept": "application/json", "User-Agent": _user_agent()},
+            headers={"Accept": "application/json", "User-Agent": user_agent()},
             counter=self.stats,
         )
 

@@ -77,12 +77,21 @@ def _dumper() -> YAML:
     return yaml
 
 
-def render_configmap(entries: Iterable[ModelEntry]) -> str:
-    """The ConfigMap YAML for `entries`, data keys sorted, behind a fixed header."""
+def render_configmap(
+    entries: Iterable[ModelEntry], *, name: str = CONFIGMAP_NAME, namespace: str | None = None
+) -> str:
+    """The ConfigMap YAML for `entries`, data keys sorted, behind a fixed header.
+
+    `name`/`namespace` are for a custom ConfigMap (air-gap: what a mirror holds).
+    """
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = {MANAGED_LABEL: _Quoted("true")}
     document = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": CONFIGMAP_NAME, "labels": {MANAGED_LABEL: _Quoted("true")}},
+        "metadata": metadata,
         "data": {
             # An answer that echoes the API key must not carry it into a committed file.
             _data_key(entry.name): _Literal(redact(entry_json(entry)))

@@ -1,0 +1,130 @@
+"""`nim-build mirror-list`: which NIM images to mirror, in the format a mirroring tool reads."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from nim_build.atomic import write_atomically
+from nim_build.inputs import read_text
+from nim_build.models import ModelEntry
+from nim_build.registry import RegistryLocation
+from nim_build.steps.configmap import ConfigMapError, parse_configmap
+from nim_build.steps.mirror import (
+    FORMATS,
+    RENDERERS,
+    SOURCE_REGISTRY,
+    MirrorPlan,
+    plan_images,
+    plural,
+    select_models,
+)
+from nim_build.steps.validate import ValidationFailed, validate_configmap_text
+
+log = logging.getLogger("nim_build")
+
+
+def registry_location(text: str) -> RegistryLocation:
+    """argparse type for `MIRROR[/PREFIX]`: a bad value is a one-line usage error."""
+    try:
+        return RegistryLocation.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ConfigMap read, the mirror, and where the result goes: shared by mirror-*."""
+    parser.add_argument(
+        "configmap", type=Path, metavar="CONFIGMAP", help="a nim-models-data ConfigMap"
+    )
+    parser.add_argument(
+        "--registry",
+        type=registry_location,
+        required=True,
+        metavar="MIRROR[/PREFIX]",
+        help="the mirror registry, host[:port] and an optional path prefix",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="PATH", help="write here (atomically); default: stdout"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_arguments(parser)
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        required=True,
+        help="mapping (oc image mirror -f), oc-mirror (ImageSetConfiguration v2), "
+        "skopeo (skopeo sync --src yaml) or itms (ImageTagMirrorSet)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="shell-style pattern on model names; repeatable (default: every model)",
+    )
+    parser.add_argument(
+        "--tags",
+        choices=("latest", "all"),
+        default="latest",
+        help="each model's latestTag, or every tag (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--skip-eu-restricted", action="store_true", help="leave out models marked euRestricted"
+    )
+    parser.add_argument(
+        "--source-registry",
+        type=registry_location,
+        default=RegistryLocation(SOURCE_REGISTRY),
+        metavar="HOST",
+        help="where the images come from (default: %(default)s)",
+    )
+
+
+def read_entries(path: Path) -> tuple[ModelEntry, ...]:
+    """The entries of a ConfigMap that passes validation."""
+    text = read_text(path)
+    problems = validate_configmap_text(text, str(path))
+    if problems:  # one line naming the file; `nim-build validate` lists every problem
+        raise ConfigMapError(f"{path}: {ValidationFailed(problems)}")
+    return tuple(parse_configmap(text, str(path)).entries.values())
+
+
+def emit(text: str, output: Path | None) -> str:
+    """`text` to stdout, or atomically to `output`; says where it went."""
+    if output is None:
+        sys.stdout.write(text)
+        return "stdout"
+    written = write_atomically(output, text)
+    return f"{output}" if written else f"{output} (unchanged)"
+
+
+def run(args: argparse.Namespace) -> int:
+    entries = read_entries(args.configmap)
+    chosen = select_models(
+        entries,
+        args.model,
+        skip_eu_restricted=args.skip_eu_restricted,
+        source=str(args.configmap),
+    )
+    plan = MirrorPlan(
+        source=str(args.source_registry),
+        target=args.registry,
+        images=plan_images(chosen, all_tags=args.tags == "all"),
+        models=len(chosen),
+        origin=args.configmap.name,
+    )
+    where = emit(RENDERERS[args.format](plan), args.output)
+    log.info(
+        "mirror-list: %s of %s (%s tags) as %s to %s",
+        plural(len(plan.images), "image"),
+        plural(plan.models, "model"),
+        args.tags,
+        args.format,
+        where,
+    )
+    return 0

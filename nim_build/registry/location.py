@@ -1,0 +1,41 @@
+"""`MIRROR[/PREFIX]`: where a mirror registry keeps the NIM images."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The OCI reference grammar the validator already uses for image names.
+from nim_build.steps.validate.rules import _DOMAIN, _PATH_COMPONENT
+
+_LOCATION = re.compile(rf"({_DOMAIN})((?:/{_PATH_COMPONENT})*)", re.ASCII)
+
+
+@dataclass(frozen=True)
+class RegistryLocation:
+    """A registry host (with port) and an optional repository path prefix."""
+
+    host: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> RegistryLocation:
+        """`host[:port][/path]`, path components lowercase; ValueError saying what is wrong."""
+        match = _LOCATION.fullmatch(text.strip().rstrip("/"))
+        if not match:
+            raise ValueError(
+                f"{text!r} is not host[:port][/path] with lowercase path components "
+                "(e.g. mirror.example.com:5000/nim-mirror)"
+            )
+        return cls(match.group(1), match.group(2).lstrip("/"))
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.prefix}" if self.prefix else self.host
+
+    def repository(self, path: str) -> str:
+        """The repository `path` (e.g. `nim/meta/llama`) under this location's prefix."""
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def image(self, path: str) -> str:
+        """`host[/prefix]/path`: a full image name at this location."""
+        return f"{self}/{path}"

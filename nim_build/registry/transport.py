@@ -1,0 +1,67 @@
+"""The one place registry HTTP goes through: the bounded client NGC calls use too.
+
+No redirects, a deadline per attempt from connect to last byte, bodies capped by their decoded
+size, tenacity retries on 429, 5xx, dropped connections and timeouts within a total wait
+budget (nim_build.http). This module only turns that client's errors into RegistryErrors
+naming the repository, with a hint where the fix is an option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nim_build.http import BoundedClient, HttpAnswer, HttpError, HttpLimits, TlsFailed, user_agent
+from nim_build.ngc.source import SourceStats
+
+from .errors import RegistryError
+
+BODY_LIMIT = 4 * 1024 * 1024  # a tags page of 1000 tags is ~30 KB; anything near this is wrong
+Reply = HttpAnswer
+
+
+class Transport:
+    """GET with the house rules. Thread-safe; size `concurrency` to the worker pool."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 16,
+        limits: HttpLimits | None = None,
+        verify: bool | str = True,
+        body_limit: int = BODY_LIMIT,
+    ) -> None:
+        self.limits = limits or HttpLimits()
+        self.stats = SourceStats()
+        self.body_limit = body_limit
+        # Passed per request: a session's `verify` loses to $REQUESTS_CA_BUNDLE, --ca-file must not.
+        self._verify = verify
+        self._client = BoundedClient(
+            self.limits,
+            pool_size=concurrency,
+            headers={"User-Agent": user_agent()},
+            counter=self.stats,
+        )
+
+    def close(self) -> None:
+        """Cancel requests in flight (Ctrl-C) and release connections."""
+        self._client.close()
+
+    def get(self, url: str, description: str, headers: Mapping[str, str] | None = None) -> Reply:
+        """The final answer to GET `url`; RegistryError naming `description` when it fails."""
+        try:
+            return self._client.request(
+                "GET",
+                url,
+                headers=dict(headers or {}),
+                verify=self._verify,
+                max_body=self.body_limit,
+            )
+        except TlsFailed as error:
+            raise RegistryError(
+                f"{description}: {error}; --ca-file PATH trusts a private CA, --plain-http "
+                "talks HTTP"
+            ) from error
+        except HttpError as error:
+            count = self.limits.attempts
+            after = f" after {count} attempt{'' if count == 1 else 's'}" if error.retryable else ""
+            raise RegistryError(f"{description}: {error}{after}") from error
