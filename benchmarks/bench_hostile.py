@@ -6,7 +6,7 @@ and reports its wall time, exit code and peak RSS (getrusage(RUSAGE_CHILDREN)):
 - gzip bomb, every answer: even the key check answers 1 GiB of gzipped zeros (~1 MB sent);
 - gzip bomb, every model: key check and catalog are normal, all 186 models are bombs;
 - drip, every answer / every model: headers, then one byte a second, forever
-  (`--timeout 5 --retries 2`).
+  (`--timeout 5 --attempts 2`).
 
     python benchmarks/bench_hostile.py
 """
