@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nim_build import github
+from nim_build.ngc import LiveSource
 from nim_build.safe_text import (
     escape_controls,
     escape_json_text,
@@ -179,3 +180,9 @@ def test_a_hostile_model_name_cannot_inject_commands(
     # The failure report (written on every outcome after the key check) is escaped too.
     report = (workdir / "generated/nim-models-data.report.md").read_text(encoding="utf-8")
     assert "\n::" not in report
+
+
+def test_a_live_source_built_by_hand_registers_its_key() -> None:
+    key = "nvapi-built-by-a-library-user-0123456789"
+    LiveSource("http://127.0.0.1:9", key).close()
+    assert redact(f"echo {key} and {key.removeprefix('nvapi-')}") == "echo *** and ***"

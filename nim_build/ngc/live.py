@@ -10,6 +10,7 @@ from urllib.parse import quote
 from nim_build.http import BoundedClient, HttpError, HttpLimits, MiB, user_agent
 from nim_build.ngc.errors import RequestFailed
 from nim_build.ngc.source import Answer, SourceStats
+from nim_build.safe_text import register_secret
 
 DEFAULT_API_URL = "https://api.ngc.nvidia.com"
 CATALOG_QUERY = "orgName:nim"
@@ -58,6 +59,7 @@ class LiveSource:
         self.policy = policy or RetryPolicy()
         self.stats = SourceStats()
         self._api_key = api_key
+        register_secret(api_key)  # a library user who skips load_api_key is covered too
         self._client = BoundedClient(
             self.policy,
             pool_size=concurrency,
