@@ -23,6 +23,16 @@ OUTPUT = Path("generated/nim-models-data.yaml")
 LLAMA = "llama-3.1-8b-instruct"
 
 
+# Every option that names a file a command writes.
+OUTPUT_OPTIONS = [
+    ("generate", "--output"),
+    ("detect-eu", "--output"),
+    ("run", "--output"),
+    ("run", "--report"),
+    ("generate", "--record"),
+]
+
+
 def assert_refused_before_any_request(result: CliResult, fake: FakeNgc, *names: str) -> None:
     """Exit 2, one `nim-build: error:` line naming `names`, no traceback, nothing sent."""
     assert result.code == 2, result.err
@@ -155,16 +165,7 @@ def test_devices_are_not_outputs(device: str) -> None:
         write_atomically(Path(device), "x")  # the last line of defence: never replaced
 
 
-@pytest.mark.parametrize(
-    ("command", "option"),
-    [
-        ("generate", "--output"),
-        ("detect-eu", "--output"),
-        ("run", "--output"),
-        ("run", "--report"),
-        ("generate", "--record"),
-    ],
-)
+@pytest.mark.parametrize(("command", "option"), OUTPUT_OPTIONS)
 def test_unusable_outputs_are_refused_before_any_request(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path, command: str, option: str
 ) -> None:
@@ -174,16 +175,7 @@ def test_unusable_outputs_are_refused_before_any_request(
     assert (workdir / "a-file").read_text(encoding="utf-8") == "x"
 
 
-@pytest.mark.parametrize(
-    ("command", "option"),
-    [
-        ("generate", "--output"),
-        ("detect-eu", "--output"),
-        ("run", "--output"),
-        ("run", "--report"),
-        ("generate", "--record"),
-    ],
-)
+@pytest.mark.parametrize(("command", "option"), OUTPUT_OPTIONS)
 def test_a_named_output_in_a_missing_folder_is_refused_before_any_request(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path, command: str, option: str
 ) -> None:
