@@ -198,7 +198,7 @@ def test_mirrored_catalog_sorts_out_missing_and_untagged() -> None:
 
 def test_mirror_list_writes_atomically_and_says_so(run_cli: Run, tmp_path: Path) -> None:
     configmap = configmap_file(tmp_path)
-    output = tmp_path / "out" / "mapping.txt"
+    output = tmp_path / "mapping.txt"
     argv = ["mirror-list", str(configmap), "--registry", str(TARGET), "--format", "mapping"]
     result = run_cli(*argv, "--output", str(output))
     assert result.code == 0, result.err
@@ -219,6 +219,30 @@ def test_mirror_list_writes_atomically_and_says_so(run_cli: Run, tmp_path: Path)
     to_stdout = run_cli(*argv, "--format", "itms")
     assert to_stdout.code == 0
     assert load_yaml(to_stdout.out)["kind"] == "ImageTagMirrorSet"
+
+
+@pytest.mark.parametrize(
+    "command", [["mirror-list", "--format", "mapping"], ["mirror-configmap", "--plain-http"]]
+)
+def test_output_in_a_missing_folder_is_refused_before_any_request(
+    run_cli: Run, tmp_path: Path, command: list[str]
+) -> None:
+    """As every command: a named output's folder must exist (a typo does not grow a tree)."""
+    configmap = configmap_file(tmp_path)
+    output = tmp_path / "typo" / "out.yaml"
+    # 127.0.0.1:9 refuses connections: a request would fail with another message.
+    argv = [*command, str(configmap), "--registry", "127.0.0.1:9", "--output", str(output)]
+    result = run_cli(*argv)
+    assert result.code == 2
+    assert result.error == (
+        f"nim-build: error: --output {output}: the folder {output.parent} does not exist"
+    )
+    assert not output.parent.exists()
+    result = run_cli(*argv[:-1], str(tmp_path))
+    assert (result.code, result.error) == (
+        2,
+        f"nim-build: error: --output {tmp_path} is a folder; name a file inside it",
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 
 from ._source import add_request_arguments
-from .mirror_list import add_input_arguments, emit, read_entries
+from .mirror_list import add_input_arguments, checked_output, emit, read_entries
 
 log = logging.getLogger("nim_build")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -80,6 +80,7 @@ def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | Registr
 def run(args: argparse.Namespace) -> int:
     if args.ca_file is not None and not args.ca_file.is_file():
         raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
+    output = checked_output(args)  # before the first request
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = load_credentials(args.registry, args.authfile)
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise ValidationFailed(problems)
     with times.step("write"):
-        where = emit(text, args.output)
+        where = emit(text, output)
     if catalog.missing:
         log.info("not in the mirror, left out: %s", ", ".join(catalog.missing))
     if catalog.untagged:

@@ -10,6 +10,7 @@ from pathlib import Path
 from nim_build.atomic import write_atomically
 from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
+from nim_build.outputs import check_output
 from nim_build.registry import RegistryLocation
 from nim_build.steps.configmap import ConfigMapError, parse_configmap
 from nim_build.steps.mirror import (
@@ -94,6 +95,12 @@ def read_entries(path: Path) -> tuple[ModelEntry, ...]:
     return tuple(parse_configmap(text, str(path)).entries.values())
 
 
+def checked_output(args: argparse.Namespace) -> Path | None:
+    """--output, checked before any work like every command's (a missing folder: exit 2)."""
+    output: Path | None = args.output
+    return None if output is None else check_output(output, "--output")
+
+
 def emit(text: str, output: Path | None) -> str:
     """`text` to stdout, or atomically to `output`; says where it went."""
     if output is None:
@@ -104,6 +111,7 @@ def emit(text: str, output: Path | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    output = checked_output(args)
     entries = read_entries(args.configmap)
     chosen = select_models(
         entries,
@@ -118,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         models=len(chosen),
         origin=args.configmap.name,
     )
-    where = emit(RENDERERS[args.format](plan), args.output)
+    where = emit(RENDERERS[args.format](plan), output)
     log.info(
         "mirror-list: %s of %s (%s tags) as %s to %s",
         plural(len(plan.images), "image"),
