@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -425,3 +432,61 @@ def test_mirror_configmap_without_credentials_or_models_fails_clearly(
         f"nim-build: error: {empty.host} holds none of the 4 models of {configmap} "
         "(is the path prefix right?); nothing written"
     )
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers: a registry stuck mid-request."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.host = f"127.0.0.1:{self.socket.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                self.connections.append(self.socket.accept()[0])
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "code", "how"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_signal_ends_a_stuck_mirror_configmap_at_once(
+    tmp_path: Path, signal_number: int, code: int, how: str
+) -> None:
+    configmap = configmap_file(tmp_path)
+    output = tmp_path / "custom.yaml"
+    stuck = SilentServer()
+    argv = ["mirror-configmap", str(configmap), "--registry", stuck.host, "--plain-http"]
+    argv += ["--timeout", "600", "--concurrency", "4", "--output", str(output)]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "nim_build", *argv],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(stuck.connections) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(stuck.connections) >= 4, "the run never reached the registry"
+        started = time.monotonic()
+        child.send_signal(signal_number)
+        _, err = child.communicate(timeout=20)
+    finally:
+        child.kill()
+        stuck.close()
+    assert child.returncode == code, err
+    assert time.monotonic() - started < 15  # without cancelling: until the 600 s deadline
+    assert err.strip().splitlines()[-1] == f"nim-build: {how}; outputs left as they were"
+    assert "Traceback" not in err
+    assert not output.exists()
