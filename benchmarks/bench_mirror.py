@@ -15,7 +15,6 @@ not on the same machine. Needs docker-registry and openssl.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -55,11 +54,15 @@ def seed(registry: Registry, repositories: list[str], tags: tuple[str, ...]) -> 
 
 def run(configmap: Path, host: str, args: argparse.Namespace, extra: list[str]) -> str:
     """Best-of wall time of mirror-configmap, with its requests and tags-step seconds."""
+    # A real file beside the input (an output must be a regular file: /dev/null is refused),
+    # removed before each run so that every run writes it.
+    output = configmap.with_name("custom.yaml")
     command = [sys.executable, "-m", "nim_build", "mirror-configmap", str(configmap)]
-    command += ["--registry", host, "--plain-http", "--output", os.devnull]
+    command += ["--registry", host, "--plain-http", "--output", str(output)]
     command += ["--concurrency", str(args.concurrency), *extra]
     best, line = float("inf"), ""
     for _ in range(args.repeat):
+        output.unlink(missing_ok=True)
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
         seconds = time.perf_counter() - start

@@ -40,6 +40,7 @@ from tests.registry import (
     TinyImage,
     TokenIssuer,
     auth_file,
+    needs,
     push_image,
     skopeo_copy,
 )
@@ -490,3 +491,22 @@ def test_a_signal_ends_a_stuck_mirror_configmap_at_once(
     assert err.strip().splitlines()[-1] == f"nim-build: {how}; outputs left as they were"
     assert "Traceback" not in err
     assert not output.exists()
+
+
+def test_the_mirror_benchmark_runs(tmp_path: Path) -> None:
+    """benchmarks/bench_mirror.py, small: the README's figures come from a script that works."""
+    needs("docker-registry", "docker-registry")
+    needs("openssl", "openssl")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mirror.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--models", "4", "--tags", "2", "--repeat", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "anonymous, concurrency 16, latency 0 s: " in done.stdout
+    assert ", 4 requests, 0 retries" in done.stdout
+    assert "auth: token, concurrency 16: " in done.stdout
