@@ -515,9 +515,68 @@ def test_workflow_lint_script() -> None:
 
 def test_ci_checks_the_locks() -> None:
     assert "bash .ci/check-locks\n" in (ROOT / ".ci" / "run").read_text()
+    assert "bash .ci/install-test-tools\n" in (ROOT / ".ci" / "run").read_text()
     script = (ROOT / ".ci" / "check-locks").read_text()
     assert "pip-compile" in script and "--generate-hashes" in script
     assert "--require-hashes" in script
+
+
+FAKE_ROOT_TOOLS = {
+    "id": '#!/bin/bash\necho "$FAKE_UID"\n',
+    # `sudo -n true` answers FAKE_SUDO_RC; `sudo -n CMD` runs CMD as "root" (SUDO_USER set).
+    "sudo": (
+        "#!/bin/bash\n"
+        '[[ "$1" == -n ]] && shift\n'
+        'if [[ "$1" == true ]]; then echo "sudo -n true" >> "$FAKE_LOG"; exit "$FAKE_SUDO_RC"; fi\n'
+        'SUDO_USER=runner exec "$@"\n'
+    ),
+    "env": '#!/bin/bash\nexport "$1"\nshift\nexec "$@"\n',  # env VAR=value CMD...
+    "apt-get": (
+        "#!/bin/bash\n"
+        'echo "${SUDO_USER:+sudo }DEBIAN_FRONTEND=$DEBIAN_FRONTEND apt-get $*" >> "$FAKE_LOG"\n'
+    ),
+}
+
+
+APT = "DEBIAN_FRONTEND=noninteractive apt-get"
+APT_CALLS = [f"{APT} update -qq", f"{APT} install -y -qq docker-registry skopeo"]
+
+
+@pytest.mark.parametrize(
+    ("uid", "sudo_rc", "present", "expected"),
+    [
+        ("1001", "0", [], ["sudo -n true", *(f"sudo {call}" for call in APT_CALLS)]),
+        ("0", "1", [], APT_CALLS),
+        ("1001", "1", [], ["sudo -n true"]),
+        ("1001", "0", ["docker-registry", "skopeo"], []),
+        ("0", "1", ["docker-registry"], [f"{APT} update -qq", f"{APT} install -y -qq skopeo"]),
+    ],
+    ids=["sudo", "root", "neither", "present", "one-missing"],
+)
+def test_ci_installs_the_registry_tools(
+    tmp_path: Path, uid: str, sudo_rc: str, present: list[str], expected: list[str]
+) -> None:
+    """.ci/install-test-tools: apt as root or through passwordless sudo (GitHub's runners)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = {**FAKE_ROOT_TOOLS, **{name: "#!/bin/bash\n" for name in present}}
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "log"
+    log.touch()
+    environment = {
+        "PATH": str(bin_dir),
+        "FAKE_UID": uid,
+        "FAKE_SUDO_RC": sudo_rc,
+        "FAKE_LOG": str(log),
+    }
+    done = run_program(
+        ["/bin/bash", str(ROOT / ".ci" / "install-test-tools")], cwd=tmp_path, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    assert log.read_text(encoding="utf-8").splitlines() == expected
+    assert ("not root, no passwordless sudo" in done.stderr) == (expected == ["sudo -n true"])
 
 
 def test_dependabot_keeps_every_pin_current() -> None:
