@@ -920,6 +920,21 @@ def test_task_script_hermetic_replay_needs_no_key_and_no_network(
     check_results(again, workspace, output, changed=False)
 
 
+def test_task_script_creates_the_folders_of_its_paths(runner: TaskRunner, workspace: Path) -> None:
+    """nim-build refuses a named output in a missing folder; the Task's paths may be new."""
+    from nim_build.resources import demo_snapshot_path
+
+    params = {
+        "snapshot-path": str(demo_snapshot_path()),
+        "api-url": UNROUTABLE_URL,
+        "output-path": "manifests/new/nim-models-data.yaml",
+        "report-path": "reports/new/nim.md",
+    }
+    run = runner.run(params)
+    check_results(run, workspace, workspace / "manifests/new/nim-models-data.yaml", changed=True)
+    assert run.results["REPORT_PATH"] == "reports/new/nim.md"
+
+
 def test_task_script_live_run_without_key_fails(
     runner: TaskRunner, fake_ngc: FakeNgc, output: Path
 ) -> None:
