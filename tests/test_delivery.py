@@ -64,6 +64,130 @@ FIRST_NODE24_MAJOR = {
     "peter-evans/create-pull-request": 8,
 }
 
+
+@dataclass(frozen=True)
+class ActionRelease:
+    """An action's pinned release as its tag reads: version, commit, runtime, inputs, outputs."""
+
+    version: str
+    commit: str
+    runs_using: str
+    inputs: str  # space-separated, from the release's action.yml
+    outputs: str
+
+
+# Read on 2026-11-29 from each action's repository (the search tool's `fetch`): the commit is
+# `git rev-parse <tag>^{commit}`, the rest comes from `action.yml` at that tag.
+ACTION_RELEASES = {
+    "actions/checkout": ActionRelease(
+        "v7.0.1",
+        "3d3c42e5aac5ba805825da76410c181273ba90b1",
+        "node24",
+        (
+            "allow-unsafe-pr-checkout clean fetch-depth fetch-tags filter github-server-url "
+            "lfs path persist-credentials ref repository set-safe-directory show-progress "
+            "sparse-checkout sparse-checkout-cone-mode ssh-key ssh-known-hosts ssh-strict "
+            "ssh-user submodules token"
+        ),
+        "commit ref",
+    ),
+    "actions/setup-python": ActionRelease(
+        "v7.0.0",
+        "5fda3b95a4ea91299a34e894583c3862153e4b97",
+        "node24",
+        (
+            "allow-prereleases architecture cache cache-dependency-path check-latest "
+            "freethreaded pip-version python-version python-version-file token "
+            "update-environment"
+        ),
+        "cache-hit python-path python-version",
+    ),
+    "actions/setup-node": ActionRelease(
+        "v7.0.0",
+        "820762786026740c76f36085b0efc47a31fe5020",
+        "node24",
+        (
+            "architecture cache cache-dependency-path check-latest mirror mirror-token "
+            "node-version node-version-file package-manager-cache registry-url scope token"
+        ),
+        "cache-hit cache-matched-key cache-primary-key node-version",
+    ),
+    "actions/upload-artifact": ActionRelease(
+        "v7.0.0",
+        "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+        "node24",
+        (
+            "archive compression-level if-no-files-found include-hidden-files name overwrite "
+            "path retention-days"
+        ),
+        "artifact-digest artifact-id artifact-url",
+    ),
+    "actions/download-artifact": ActionRelease(
+        "v8.0.1",
+        "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+        "node24",
+        (
+            "artifact-ids digest-mismatch github-token merge-multiple name path pattern "
+            "repository run-id skip-decompress"
+        ),
+        "download-path",
+    ),
+    "actions/create-github-app-token": ActionRelease(
+        "v3.1.1",
+        "1b10c78c7865c340bc4f6099eb2f838309f1e8c3",
+        "node24",
+        (
+            "app-id client-id github-api-url owner permission-actions "
+            "permission-administration permission-artifact-metadata permission-attestations "
+            "permission-checks permission-codespaces permission-contents "
+            "permission-custom-properties-for-organizations permission-dependabot-secrets "
+            "permission-deployments permission-discussions permission-email-addresses "
+            "permission-enterprise-custom-properties-for-organizations "
+            "permission-environments permission-followers permission-git-ssh-keys "
+            "permission-gpg-keys permission-interaction-limits permission-issues "
+            "permission-members permission-merge-queues permission-metadata "
+            "permission-organization-administration "
+            "permission-organization-announcement-banners "
+            "permission-organization-copilot-seat-management "
+            "permission-organization-custom-org-roles "
+            "permission-organization-custom-properties permission-organization-custom-roles "
+            "permission-organization-events permission-organization-hooks "
+            "permission-organization-packages "
+            "permission-organization-personal-access-token-requests "
+            "permission-organization-personal-access-tokens permission-organization-plan "
+            "permission-organization-projects permission-organization-secrets "
+            "permission-organization-self-hosted-runners "
+            "permission-organization-user-blocking permission-packages permission-pages "
+            "permission-profile permission-pull-requests "
+            "permission-repository-custom-properties permission-repository-hooks "
+            "permission-repository-projects permission-secret-scanning-alerts "
+            "permission-secrets permission-security-events permission-single-file "
+            "permission-starring permission-statuses permission-team-discussions "
+            "permission-vulnerability-alerts permission-workflows private-key repositories "
+            "skip-token-revoke"
+        ),
+        "app-slug installation-id token",
+    ),
+    "peter-evans/create-pull-request": ActionRelease(
+        "v8.1.1",
+        "5f6978faf089d4d20b00c7766989d076bb2fc7f1",
+        "node24",
+        (
+            "add-paths assignees author base body body-path branch branch-suffix branch-token "
+            "commit-message committer delete-branch draft labels maintainer-can-modify "
+            "milestone path push-to-fork reviewers sign-commits signoff team-reviewers title "
+            "token"
+        ),
+        (
+            "pull-request-branch pull-request-head-sha pull-request-number "
+            "pull-request-operation pull-request-url"
+        ),
+    ),
+}
+
+STEP_OUTPUT = re.compile(r"steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)")
+
+
 TASK_PARAMS = {
     "image",
     "api-url",
@@ -194,6 +318,29 @@ def test_one_commit_per_action_across_workflows() -> None:
                 action, _, sha = str(step["uses"]).partition("@")
                 pins.setdefault(action, set()).add(sha)
     assert {action: shas for action, shas in pins.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
+def test_every_pin_and_input_matches_the_release_read_from_its_tag(path: Path) -> None:
+    for match in filter(None, map(USES_LINE.match, path.read_text().splitlines())):
+        action, _, commit = match["ref"].partition("@")
+        release = ACTION_RELEASES[action]
+        assert (commit, match["comment"].strip()) == (release.commit, f"# {release.version}")
+        assert release.runs_using == "node24", action
+    for job_id, job in load_yaml(path)["jobs"].items():
+        actions_by_step = {}
+        for step in job["steps"]:
+            if "uses" not in step:
+                continue
+            release = ACTION_RELEASES[str(step["uses"]).partition("@")[0]]
+            unknown = set(step.get("with", {})) - set(release.inputs.split())
+            assert not unknown, f"{job_id}/{step.get('name')}: no such input {unknown}"
+            if "id" in step:
+                actions_by_step[step["id"]] = release
+        for text in strings_in(job):
+            for step_id, output in STEP_OUTPUT.findall(text):
+                if step_id in actions_by_step:
+                    assert output in actions_by_step[step_id].outputs.split(), (job_id, output)
 
 
 @pytest.mark.parametrize("path", workflow_paths(), ids=lambda p: p.name)
