@@ -325,7 +325,9 @@ def test_every_pin_and_input_matches_the_release_read_from_its_tag(path: Path) -
     for match in filter(None, map(USES_LINE.match, path.read_text().splitlines())):
         action, _, commit = match["ref"].partition("@")
         release = ACTION_RELEASES[action]
-        assert (commit, match["comment"].strip()) == (release.commit, f"# {release.version}")
+        assert (commit, match["comment"].strip()) == (release.commit, f"# {release.version}"), (
+            f"{action}: a new pin? Read its tag's commit and action.yml into ACTION_RELEASES"
+        )
         assert release.runs_using == "node24", action
     for job_id, job in load_yaml(path)["jobs"].items():
         actions_by_step = {}
