@@ -510,3 +510,39 @@ def test_the_mirror_benchmark_runs(tmp_path: Path) -> None:
     assert "anonymous, concurrency 16, latency 0 s: " in done.stdout
     assert ", 4 requests, 0 retries" in done.stdout
     assert "auth: token, concurrency 16: " in done.stdout
+
+
+def test_skopeo_sync_reads_the_skopeo_format(
+    run_cli: Run, make_registry: Callable[..., Registry], tmp_path: Path
+) -> None:
+    """`skopeo sync --src yaml` copies exactly the planned images (every tag of two models)."""
+    needs("skopeo", "skopeo")
+    entries = real_shaped_entries()
+    source = make_registry()
+    image = TinyImage.build()
+    for entry in entries:
+        push_image(
+            source.session(), source.url, f"{entry.namespace}/{entry.name}", entry.tags, image
+        )
+    plan = tmp_path / "sync.yaml"
+    argv = ["mirror-list", str(configmap_file(tmp_path, entries)), "--format", "skopeo"]
+    argv += ["--registry", "mirror.example.com", "--source-registry", source.host]
+    argv += ["--model", "bge-*", "--model", "mistral-*", "--tags", "all", "--output", str(plan)]
+    assert run_cli(*argv).code == 0
+    # The test's source registry talks plain HTTP, which only the file itself can say.
+    text = plan.read_text().replace(f"{source.host}:\n", f"{source.host}:\n  tls-verify: false\n")
+    plan.write_text(text)
+    copied = tmp_path / "copied"
+    sync = ["skopeo", "--insecure-policy", "sync", "--src", "yaml", "--dest", "dir"]
+    done = subprocess.run(
+        [*sync, str(plan), str(copied)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    by_name = entries_by_name()
+    # Without --scoped skopeo keeps only the last path component (README).
+    planned = {f"{name}:{tag}" for name in (BGE, MISTRAL) for tag in by_name[name].tags}
+    assert {path.name for path in copied.iterdir()} == planned
