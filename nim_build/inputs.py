@@ -21,10 +21,22 @@ def read_text(path: Path) -> str:
         raise InputFileError(f"{path}: cannot read: {error.strerror}") from error
 
 
+def parse_json(data: str | bytes) -> Any:
+    """`json.loads`, with JSON nested too deeply for Python a ValueError like any bad JSON.
+
+    json.loads raises RecursionError for arrays nested ~100,000 deep: every caller that
+    turns ValueError into a one-line error covers that too.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_json(path: Path) -> Any:
     """A JSON file's document; InputFileError naming the file when it is missing or malformed."""
     text = read_text(path)
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError as error:
         raise InputFileError(f"{path}: not valid JSON: {error}") from error

@@ -8,7 +8,6 @@ pull token for the repository's scope from the realm (with the credentials, if a
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from requests.utils import parse_header_links
 
 from nim_build.http import HttpLimits
+from nim_build.inputs import parse_json
 
 from .auth import Credentials
 from .errors import RegistryError
@@ -50,7 +50,7 @@ class Challenge:
 def _error_codes(reply: Reply) -> str:
     """`CODE: message` of an OCI error body, if it has one."""
     try:
-        errors = json.loads(reply.body).get("errors") or []
+        errors = parse_json(reply.body).get("errors") or []
         return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
     except (ValueError, AttributeError, TypeError):
         return ""
@@ -109,7 +109,7 @@ class RegistryClient:
 
     def _page_tags(self, reply: Reply, repository: str) -> list[str]:
         try:
-            document: Any = json.loads(reply.body)
+            document: Any = parse_json(reply.body)
             tags = document.get("tags") or []  # `null` for a repository without tags
         except (ValueError, AttributeError) as error:
             raise RegistryError(f"{repository}: tags/list answer is not JSON") from error
@@ -188,7 +188,7 @@ class RegistryClient:
                 f"{description}: {urlsplit(realm).netloc} answered HTTP {reply.status}"
             )
         try:
-            document = json.loads(reply.body)
+            document = parse_json(reply.body)
             token = document.get("token") or document.get("access_token")
         except (ValueError, AttributeError) as error:
             raise RegistryError(f"{description}: answer is not JSON") from error
