@@ -143,7 +143,8 @@ def test_results_missing_is_an_error(
 ) -> None:
     fake = make_fake_ngc(synthetic_models(5))
     fake.fail(CATALOG_PATH, [Fault.fields(results={"CONTAINER": []})])
-    with pytest.raises(NimBuildError, match="results"):
+    # In JSON's words: "an array", not Python's "a list".
+    with pytest.raises(NimBuildError, match=r"field 'results' is missing or not an array$"):
         fetch_catalog(source_for(fake))
 
 
@@ -325,8 +326,9 @@ def test_counts_must_be_counts(
 ) -> None:
     fake = make_fake_ngc(synthetic_models(5))
     fake.catalog_overrides[field] = value
-    with pytest.raises(NimBuildError, match=field):
+    with pytest.raises(NimBuildError, match=field) as raised:
         fetch_catalog(source_for(fake))
+    assert not {"True", "None", "float", "str"} & set(str(raised.value).split())  # JSON's words
 
 
 def test_an_empty_catalog_is_consistent(

@@ -373,14 +373,15 @@ def test_malformed_json_fails_naming_the_model(
 @pytest.mark.parametrize(
     ("fault", "field"),
     [
-        (Fault.without("shortDescription"), "shortDescription"),
-        (Fault.without("tags"), "tags"),
-        (Fault.fields(tags="1.5"), "tags"),
-        (Fault.fields(tags=["1.5", 2]), "tags"),
-        (Fault.fields(namespace=None), "namespace"),
-        (Fault.fields(latestTag=1), "latestTag"),
-        (Fault.without("updatedDate"), "updatedDate"),
-        (Fault.fields(displayName=["x"]), "displayName"),
+        (Fault.without("shortDescription"), "$.shortDescription is missing"),
+        (Fault.without("tags"), "$.tags is missing"),
+        (Fault.fields(tags="1.5"), "$.tags is a string, not an array"),
+        (Fault.fields(tags=["1.5", 2]), "$.tags[1] is an integer, not a string"),
+        (Fault.fields(namespace=None), "$.namespace is missing"),
+        (Fault.fields(latestTag=1), "$.latestTag is an integer, not a string"),
+        (Fault.without("updatedDate"), "$.updatedDate is missing"),
+        (Fault.fields(displayName=["x"]), "$.displayName is an array, not a string"),
+        (Fault.fields(updatedDate={}), "$.updatedDate is an object, not a string"),
     ],
 )
 def test_missing_or_mistyped_field_named(
@@ -390,7 +391,7 @@ def test_missing_or_mistyped_field_named(
     result = generate(run_cli, fake_ngc)
     assert result.code == 1
     assert "nim/meta/llama-3.1-8b-instruct" in result.error
-    assert field in result.error
+    assert field in result.error  # in JSON's words, not Python's ("a str", "a list")
     assert "Traceback" not in result.err
     assert not (workdir / OUTPUT).exists()
 

@@ -10,6 +10,7 @@ from typing import Any
 from nim_build.errors import NimBuildError
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
+from nim_build.steps.validate.messages import as_json, kind_of
 from nim_build.steps.validate.rules import RESOURCE_ID
 
 PAGE_SIZE = 1000
@@ -24,7 +25,8 @@ class CatalogError(NimBuildError):
 
 def _field(value: Any, name: str, kind: type, where: str) -> Any:
     if not isinstance(value, dict) or not isinstance(value.get(name), kind):
-        raise CatalogError(f"{where}: field '{name}' is missing or not a {kind.__name__}")
+        # In JSON's words ("an array"), not Python's ("a list").
+        raise CatalogError(f"{where}: field '{name}' is missing or not {kind_of(kind())}")
     return value[name]
 
 
@@ -32,7 +34,7 @@ def _count(body: Any, name: str, where: str) -> int:
     """A count field: an integer (not a boolean) from 0 to MAX_RESULTS."""
     value = _field(body, name, int, where)
     if isinstance(value, bool) or not 0 <= value <= MAX_RESULTS:
-        raise CatalogError(f"{where}: field '{name}' is {str(value)[:20]}, not a count")
+        raise CatalogError(f"{where}: field '{name}' is {as_json(value)}, not a count")
     return int(value)
 
 
