@@ -54,6 +54,7 @@ def assert_refused_before_any_request(result: CliResult, fake: FakeNgc, *names: 
         (["--api-url", "http://"], "has no host name"),
         (["--api-url", "https://example.com:70000"], "is not a valid URL"),
         (["--api-url", "http://127.0.0.1:0"], "port 0"),
+        (["--api-url", "http://u:hunter2@127.0.0.1:9/"], "'http://***@127.0.0.1:9/': a base URL"),
         (["--api-url", ""], "--api-url"),
         (["--timeout", "nan"], "--timeout"),
         (["--timeout", "inf"], "--timeout"),
@@ -73,6 +74,7 @@ def test_bad_option_values_are_usage_errors(
     result = run_cli(command, "--api-url", fake_ngc.url, *argv, API_KEY)
     assert_refused_before_any_request(result, fake_ngc, named)
     assert "invalid" not in result.err.split("error:")[-1]  # no "invalid positive_int value"
+    assert "hunter2" not in result.err  # a password in a URL is never echoed
     assert not (workdir / "generated").exists()
 
 

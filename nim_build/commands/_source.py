@@ -91,6 +91,10 @@ def check_api_url(text: str) -> str:
         raise ValueError(f"{text!r}: port 0 is not a port")
     if parts.query or parts.fragment:
         raise ValueError(f"{text!r}: a base URL takes no query or fragment")
+    if parts.username is not None or parts.password is not None:
+        # Never echoed: it would be a credential, sent to NGC beside the key and in messages.
+        shown = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+        raise ValueError(f"{shown!r}: a base URL takes no user name or password")
     return text.strip()
 
 
