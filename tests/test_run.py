@@ -186,7 +186,13 @@ def test_a_failed_write_is_reported_as_not_written(
     assert f"- **Not written:** {OUTPUT}: cannot write: File too large" in report
     assert "**3 added, 0 removed, 0 changed**" in report  # what the write would have done
     assert summary.read_text(encoding="utf-8") == report
-    assert github_outputs(outputs)["changed"] == "false"
+    # Like a refusal: nothing written, the counts of the change that was not.
+    assert github_outputs(outputs) == {
+        "changed": "false",
+        "added": "3",
+        "removed": "0",
+        "changed-models": "0",
+    }
     assert done.stdout.startswith(f"::error::{OUTPUT}: cannot write")
     assert leftovers(workdir / "generated") == []
 

@@ -40,12 +40,16 @@ log = logging.getLogger("nim_build")
 DEFAULT_MAX_REMOVALS = 5
 
 
-class TooManyRemovals(NimBuildError):
-    """The change would delete more models than allowed: likely a partial catalog answer."""
+class ChangeNotWritten(NimBuildError):
+    """A change was computed but not written; its counts still go to the GitHub outputs."""
 
     def __init__(self, message: str, changes: Diff) -> None:
         super().__init__(message)
-        self.changes = changes  # what was refused, for the GitHub outputs
+        self.changes = changes
+
+
+class TooManyRemovals(ChangeNotWritten):
+    """The change would delete more models than allowed: likely a partial catalog answer."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             outcome = _run(args, output, report_path)
     except NimBuildError as error:
         github.annotate("error", str(error))
-        refused = error.changes if isinstance(error, TooManyRemovals) else Diff()
+        refused = error.changes if isinstance(error, ChangeNotWritten) else Diff()
         github.set_outputs(RunOutcome(refused, written=False).outputs())
         raise
     github.set_outputs(outcome.outputs())
@@ -184,7 +188,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
         except OutputError as error:
             notes.insert(0, f"**Not written:** {escape(str(error))}")
             _publish(report_path, render_markdown(changes, new_entries, notes=notes))
-            raise
+            raise ChangeNotWritten(str(error), changes) from error
         _publish(report_path, render_markdown(changes, new_entries, notes=notes))
     save_recording(source)
     log.info(
