@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +31,13 @@ from nim_build.steps.mirror import (
 from tests.conftest import CliResult, read_configmap, read_entries, snapshot_of
 from tests.entries import REAL_TAGS, make_entry, real_shaped_entries
 from tests.registry import (
+    PASSWORD,
+    USER,
     Registry,
     RegistryProxy,
     TinyImage,
     TokenIssuer,
+    _LoopbackServer,
     auth_file,
     push_image,
     skopeo_copy,
@@ -401,3 +407,46 @@ def test_mirror_configmap_without_credentials_or_models_fails_clearly(
         f"nim-build: error: {empty.host} holds none of the 4 models of {configmap} "
         "(is the path prefix right?); nothing written"
     )
+
+
+class _EchoingRegistry(_LoopbackServer):
+    """Asks for Basic auth, then answers with an OCI error that echoes the credentials and
+    a control-character payload (a hostile or broken registry)."""
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        authorization = handler.headers.get("Authorization", "")
+        if not authorization:
+            self._reply(handler, 401, b"", WWW_Authenticate='Basic realm="r"')
+            return
+        encoded = authorization.removeprefix("Basic ")
+        password = base64.b64decode(encoded).decode().partition(":")[2]
+        message = f"denied {password} ({encoded})\n::error::pwned"
+        body = json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
+        self._reply(handler, 403, body, Content_Type="application/json")
+
+
+def test_a_registry_that_echoes_the_credentials_gets_them_redacted(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    registry = _EchoingRegistry()
+    registry.serve()
+    try:
+        result = run_cli(
+            "mirror-configmap",
+            str(configmap_file(tmp_path)),
+            "--registry",
+            f"{registry.host}/airgap",
+            "--plain-http",
+            "--authfile",
+            str(auth_file(tmp_path, registry.host)),
+            "--output",
+            str(tmp_path / "out.yaml"),
+        )
+    finally:
+        registry.stop()
+    assert result.code == 1, result.err
+    assert "HTTP 403 (DENIED: denied *** (***)\\n::error::pwned)" in result.error
+    encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert PASSWORD not in result.err + result.out
+    assert encoded not in result.err + result.out
+    assert not (tmp_path / "out.yaml").exists()

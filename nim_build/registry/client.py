@@ -19,6 +19,7 @@ from requests.utils import parse_header_links
 
 from nim_build.http import HttpLimits
 from nim_build.inputs import parse_json
+from nim_build.safe_text import register_secret
 
 from .auth import Credentials
 from .errors import RegistryError
@@ -45,6 +46,12 @@ class Challenge:
             for match in _PARAM.finditer(rest)
         }
         return cls(scheme.lower(), params)
+
+
+def _basic_value(credentials: Credentials) -> str:
+    """`user:password` in base64, as a Basic Authorization header carries it."""
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return base64.b64encode(pair).decode("ascii")
 
 
 def _error_codes(reply: Reply) -> str:
@@ -74,6 +81,9 @@ class RegistryClient:
         self.base_url = f"{'http' if plain_http else 'https'}://{location.host}"
         self.page_size = page_size
         self._credentials = credentials
+        if credentials is not None:  # a registry that echoes them cannot get them printed
+            register_secret(credentials.password)
+            register_secret(_basic_value(credentials))
         self._transport = Transport(
             concurrency=concurrency, limits=limits, verify=str(ca_file) if ca_file else True
         )
@@ -153,8 +163,7 @@ class RegistryClient:
     def _basic(self) -> dict[str, str]:
         if self._credentials is None:
             return {}
-        pair = f"{self._credentials.username}:{self._credentials.password}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {"Authorization": "Basic " + _basic_value(self._credentials)}
 
     def _auth_headers(self, repository: str, *, fresh: bool) -> dict[str, str]:
         challenge = self._challenge
