@@ -214,6 +214,26 @@ def test_symlinked_outputs_are_written_through(
     assert leftovers(workdir) == [] and leftovers(targets) == []
 
 
+@pytest.mark.parametrize(
+    ("command", "argv", "named"),
+    [
+        ("run", ["--output", "x.yaml", "--report", "x.yaml"], "--output and --report"),
+        ("run", ["--output", "x.yaml", "--report", "link.md"], "--output and --report"),
+        ("run", ["--report", "r.md", "--record", "./r.md"], "--report and --record"),
+        ("generate", ["--output", "x.yaml", "--record", "x.yaml"], "--output and --record"),
+        ("detect-eu", ["--output", "x.json", "--record", "x.json"], "--output and --record"),
+    ],
+)
+def test_two_outputs_naming_one_file_are_refused(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, *, command: str, argv: list[str], named: str
+) -> None:
+    # Else the report (or snapshot) silently replaced the ConfigMap just written, exit 0.
+    (workdir / "link.md").symlink_to("x.yaml")
+    result = run_cli(command, "--api-url", fake_ngc.url, *argv, API_KEY)
+    assert_refused_before_any_request(result, fake_ngc, f"{named} name the same file")
+    assert not (workdir / "x.yaml").exists()
+
+
 # --------------------------------------------------------------------------- conventions
 
 

@@ -25,7 +25,7 @@ from nim_build.ngc import (
     SnapshotSource,
     load_api_key,
 )
-from nim_build.outputs import check_output
+from nim_build.outputs import check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
@@ -251,8 +251,13 @@ def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Pat
 
 
 def output_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
-    """`default_path`, checked before any request (a default folder is created when written)."""
-    return check_output(default_path(args, given, name), "--output", create_folders=given is None)
+    """`default_path`, checked before any request (a default folder is created when written).
+
+    --record must not name the same file: one would silently replace the other.
+    """
+    path = check_output(default_path(args, given, name), "--output", create_folders=given is None)
+    check_distinct({"--output": path, "--record": args.record})
+    return path
 
 
 def _api_location(source: NgcSource) -> str:

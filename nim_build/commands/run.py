@@ -10,7 +10,7 @@ from pathlib import Path
 from nim_build import github, interrupts
 from nim_build.atomic import output_lock, write_atomically
 from nim_build.errors import NimBuildError, OutputError
-from nim_build.outputs import check_output
+from nim_build.outputs import check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
 from nim_build.steps.report import code, escape, render_failure, render_markdown
@@ -89,7 +89,9 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
     """--report, else next to the output (whose folder was checked); before any request."""
     report: Path | None = args.report
     path = report or output.with_name(f"{output.stem}.report.md")
-    return check_output(path, "--report", create_folders=report is None)
+    check_output(path, "--report", create_folders=report is None)
+    check_distinct({"--output": output, "--report": path, "--record": args.record})
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
