@@ -8,17 +8,25 @@ from typing import Any
 
 from nim_build.errors import InputFileError
 
+# Characters read from one input file at most: far above a snapshot of 5,000 models (~40 MB),
+# far below what would exhaust memory (`--eu-restricted /dev/zero` would read forever).
+MAX_INPUT_CHARS = 64 << 20
+
 
 def read_text(path: Path) -> str:
     """A file's text; InputFileError with a one-line message naming it when it cannot be had."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as stream:
+            text = stream.read(MAX_INPUT_CHARS + 1)
     except FileNotFoundError as error:
         raise InputFileError(f"{path}: no such file") from error
     except UnicodeDecodeError as error:
         raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from error
     except OSError as error:
         raise InputFileError(f"{path}: cannot read: {error.strerror}") from error
+    if len(text) > MAX_INPUT_CHARS:
+        raise InputFileError(f"{path}: larger than {MAX_INPUT_CHARS >> 20} Mi characters")
+    return text
 
 
 def parse_json(data: str | bytes) -> Any:

@@ -67,3 +67,21 @@ def test_deep_json_inputs_are_one_line_errors(
     result = run_subprocess(*argv, timeout=30)
     assert_one_line_error(result, 1, "deep.json: not valid JSON: nested too deeply")
     assert not (workdir / "build").exists() and not (workdir / "generated").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "/dev/zero"],
+        ["diff", "/dev/zero", "/dev/zero"],
+        ["generate", "--demo", "--eu-restricted", "/dev/zero"],
+        ["generate", "--from-snapshot", "/dev/zero"],
+        ["generate", "--api-key-file", "/dev/zero"],
+    ],
+)
+def test_an_endless_input_is_read_only_up_to_a_cap(run_subprocess: Run, argv: list[str]) -> None:
+    # Else read until memory runs out; the cap is far above any real input (64 Mi characters).
+    result = run_subprocess(*argv, timeout=60)
+    assert result.code in (1, 2), result.err
+    assert "/dev/zero: larger than 64 Mi characters" in result.error
+    assert "Traceback" not in result.err
