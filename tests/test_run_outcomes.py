@@ -123,6 +123,21 @@ def test_failed_models_are_listed_with_their_reasons(
     assert not OUTPUT.exists()
 
 
+def test_many_failed_models_annotate_where_they_are_listed(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    # More than three go one per line above the error on stderr; the annotation has no
+    # "above", so it says where they are instead of "listed above".
+    for model in fake_ngc.models:
+        model.status = 404
+    result = run(run_cli, fake_ngc)
+    assert result.code == 1
+    assert "listed above" in result.error
+    assert result.out.startswith("::error::9 models failed, generated/nim-models-data.yaml not ")
+    assert result.out.rstrip().endswith(": each listed in the log and the report")
+    assert "listed above" not in result.out
+
+
 def test_oversize_states_the_size_over_the_limit(
     run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
 ) -> None:

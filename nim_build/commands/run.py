@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         with output_lock(output):
             outcome = _run(args, output, report_path)
     except NimBuildError as error:
-        github.annotate("error", str(error))
+        elsewhere = error.elsewhere if isinstance(error, MetadataFailed) else None
+        github.annotate("error", elsewhere or str(error))
         refused = error.changes if isinstance(error, ChangeNotWritten) else Diff()
         github.set_outputs(RunOutcome(refused, written=False).outputs())
         raise
