@@ -197,6 +197,44 @@ def test_a_failed_write_is_reported_as_not_written(
     assert leftovers(workdir / "generated") == []
 
 
+def test_a_failed_report_after_a_written_configmap_says_changed(
+    make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    outputs, summary = actions
+    tags = [
+        f"1.0.{t}-release-candidate-build-{t}" for t in range(60)
+    ]  # the report lists them twice
+    models = [FakeModel(team="meta", repo=f"m{i}", tags=tags) for i in (1, 2)]
+    fake = make_fake_ngc(models)
+
+    def run_limited(limit: int) -> subprocess.CompletedProcess[str]:
+        script = _SMALL_FILES.replace("8192", str(limit))
+        argv = [sys.executable, "-c", script, "run", "--api-url", fake.url, API_KEY]
+        return subprocess.run(
+            argv, cwd=workdir, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    assert run_limited(1 << 30).returncode == 0
+    for model in models:  # every tag changes: the report lists them before and after
+        model.tags = [f"2.0.{t}-release-candidate-build-{t}" for t in range(60)]
+    before = OUTPUT.read_bytes()
+    limit = len(before) + 200  # room for the new ConfigMap, not for the report
+    outputs.unlink()
+    summary.unlink()
+    done = run_limited(limit)
+    assert done.returncode == 1, done.stderr
+    assert f"{REPORT}: cannot write: File too large" in done.stderr
+    assert OUTPUT.read_bytes() != before  # the ConfigMap was written ...
+    # ... so the outputs say so, though the run failed on the report.
+    assert github_outputs(outputs) == {
+        "changed": "true",
+        "added": "0",
+        "removed": "0",
+        "changed-models": "2",
+    }
+    assert leftovers(workdir / "generated") == []
+
+
 def test_an_output_folder_that_is_a_file_fails_before_any_request(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path
 ) -> None:

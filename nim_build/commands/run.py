@@ -40,18 +40,6 @@ log = logging.getLogger("nim_build")
 DEFAULT_MAX_REMOVALS = 5
 
 
-class ChangeNotWritten(NimBuildError):
-    """A change was computed but not written; its counts still go to the GitHub outputs."""
-
-    def __init__(self, message: str, changes: Diff) -> None:
-        super().__init__(message)
-        self.changes = changes
-
-
-class TooManyRemovals(ChangeNotWritten):
-    """The change would delete more models than allowed: likely a partial catalog answer."""
-
-
 @dataclass(frozen=True)
 class RunOutcome:
     """What a run decided; the GitHub outputs are derived from it."""
@@ -66,6 +54,18 @@ class RunOutcome:
             "removed": str(len(self.changes.removed)),
             "changed-models": str(len(self.changes.changed)),
         }
+
+
+class RunStopped(NimBuildError):
+    """A change was computed, then the run stopped; `outcome` says what was written."""
+
+    def __init__(self, message: str, outcome: RunOutcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+class TooManyRemovals(RunStopped):
+    """The change would delete more models than allowed: likely a partial catalog answer."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     except NimBuildError as error:
         elsewhere = error.elsewhere if isinstance(error, MetadataFailed) else None
         github.annotate("error", elsewhere or str(error))
-        refused = error.changes if isinstance(error, ChangeNotWritten) else Diff()
-        github.set_outputs(RunOutcome(refused, written=False).outputs())
+        stopped = error.outcome if isinstance(error, RunStopped) else RunOutcome(Diff(), False)
+        github.set_outputs(stopped.outputs())
         raise
     github.set_outputs(outcome.outputs())
     return 0
@@ -181,7 +181,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
             f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
             f"removed (more than --max-removals {args.max_removals}): "
             + ", ".join(changes.removed),
-            changes,
+            RunOutcome(changes, written=False),
         )
     # The ConfigMap first, then the report that says what happened to it; a signal waits.
     with interrupts.deferred():
@@ -191,8 +191,11 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
         except OutputError as error:
             notes.insert(0, f"**Not written:** {escape(str(error))}")
             _publish(report_path, render_markdown(changes, new_entries, notes=notes))
-            raise ChangeNotWritten(str(error), changes) from error
-        _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+            raise RunStopped(str(error), RunOutcome(changes, written=False)) from error
+        try:
+            _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+        except OutputError as error:  # the ConfigMap is written: the outputs must say so
+            raise RunStopped(str(error), RunOutcome(changes, written)) from error
     save_recording(source)
     log.info(
         "%s %s: %s; %d added, %d removed, %d changed; report %s; %s; %s",
