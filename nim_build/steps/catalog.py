@@ -10,6 +10,7 @@ from typing import Any
 from nim_build.errors import NimBuildError
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
+from nim_build.safe_text import redact
 from nim_build.steps.validate.messages import as_json, kind_of
 from nim_build.steps.validate.rules import RESOURCE_ID
 
@@ -51,7 +52,7 @@ def _resource(raw: Any, where: str) -> Resource:
     # Each part goes into a request path and an image name: lowercase OCI path components only.
     if not RESOURCE_ID.fullmatch(resource_id):
         raise CatalogError(
-            f"{where}: resourceId {resource_id[:200]!r} is not org/team/repo "
+            f"{where}: resourceId {redact(resource_id)[:200]!r} is not org/team/repo "
             "(lowercase letters, digits and . _ - separators)"
         )
     org, team, repo = resource_id.split("/")
@@ -92,7 +93,7 @@ def _read_page(source: NgcSource, page: int, page_size: int) -> _Page:
     params = answer.body.get("params") if isinstance(answer.body, dict) else None
     answered = params.get("page", page) if isinstance(params, dict) else page
     if answered != page:
-        raise CatalogError(f"{where}: the answer is for page {str(answered)[:20]}")
+        raise CatalogError(f"{where}: the answer is for page {as_json(answered)}")
     return _Page(
         result_total=_count(answer.body, "resultTotal", where),
         page_total=_count(answer.body, "resultPageTotal", where),

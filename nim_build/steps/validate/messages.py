@@ -12,6 +12,8 @@ from typing import Any
 
 from jsonschema import ValidationError
 
+from nim_build.safe_text import redact
+
 _QUOTED_LIMIT = 60
 _KINDS = {
     "object": "an object",
@@ -30,6 +32,7 @@ def as_json(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):
         text = str(value)
+    text = redact(text)  # before cutting: a cut key would no longer be recognised
     return text if len(text) <= _QUOTED_LIMIT else text[: _QUOTED_LIMIT - 1] + "…"
 
 
