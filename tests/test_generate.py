@@ -400,7 +400,14 @@ def test_answer_for_another_repo_is_refused(run_cli: Run, fake_ngc: FakeNgc, wor
     fake_ngc.fail(LLAMA, [Fault.fields(name="llama-3.1-70b-instruct")])
     result = generate(run_cli, fake_ngc)
     assert result.code == 1
-    assert "nim/meta/llama-3.1-8b-instruct" in result.error
+    assert (
+        'answer is for "nim/meta/llama-3.1-70b-instruct", not nim/meta/llama-3.1-8b-instruct'
+    ) in result.error
+    # A name of 100,000 characters is quoted cut, not printed whole on one line.
+    fake_ngc.fail(LLAMA, [Fault.fields(name="x" * 100_000)])
+    result = generate(run_cli, fake_ngc)
+    assert result.code == 1
+    assert len(result.error) < 500, len(result.error)
 
 
 def test_same_name_in_two_teams_fails_naming_both(

@@ -126,7 +126,7 @@ def test_an_echoed_key_reaches_no_outlet(
     fake.fail(echo, [Fault.fields(namespace=f"x/{API_KEY}")] * 5)
     failed = run_cli("run", "--api-url", fake.url, API_KEY)
     assert failed.code == 1
-    assert "answer is for x/***/echo-model" in failed.error
+    assert 'answer is for "x/***/echo-model"' in failed.error
     assert failed.out.startswith("::error::")
     assert_no_key(failed.out, failed.err)
 

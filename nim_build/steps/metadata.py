@@ -9,7 +9,7 @@ from nim_build.models import MetadataResult, ModelEntry, ModelFailure, Resource
 from nim_build.ngc.source import NgcSource
 from nim_build.steps.eu import UNAVAILABLE_FOR_LEGAL_REASONS
 from nim_build.steps.pool import ask_repository, map_bounded
-from nim_build.steps.validate.messages import kind_of
+from nim_build.steps.validate.messages import as_json, kind_of
 
 
 class MalformedAnswer(Exception):
@@ -52,9 +52,8 @@ def parse_metadata(resource: Resource, body: Any, *, eu_restricted: bool) -> Mod
     # The image is nvcr.io/{namespace}/{name}: an answer for another repo would ship a wrong one.
     expected_namespace = f"{resource.org}/{resource.team}"
     if entry.name != resource.repo or entry.namespace != expected_namespace:
-        raise MalformedAnswer(
-            f"answer is for {entry.namespace}/{entry.name}, not {resource.resource_id}"
-        )
+        answered = as_json(f"{entry.namespace}/{entry.name}")  # quoted, cut: it is API text
+        raise MalformedAnswer(f"answer is for {answered}, not {resource.resource_id}")
     return entry
 
 
