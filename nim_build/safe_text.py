@@ -67,6 +67,13 @@ def redact(text: str) -> str:
     return _ANY_KEY.sub(KEY_PREFIX + REDACTED, text)
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` redacted, then cut to `limit` characters ("…" last): in that order, since a key
+    cut in two no longer matches and its first characters would be shown."""
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def redact_json(value: Any) -> Any:
     """A decoded JSON document with `redact` applied to every string, keys included."""
     if isinstance(value, str):

@@ -420,7 +420,7 @@ class _EchoingRegistry(_LoopbackServer):
             return
         encoded = authorization.removeprefix("Basic ")
         password = base64.b64decode(encoded).decode().partition(":")[2]
-        message = f"denied {password} ({encoded})\n::error::pwned"
+        message = f"denied {password} ({encoded})\n::error::pwned " + "x" * 100_000
         body = json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
         self._reply(handler, 403, body, Content_Type="application/json")
 
@@ -445,7 +445,8 @@ def test_a_registry_that_echoes_the_credentials_gets_them_redacted(
     finally:
         registry.stop()
     assert result.code == 1, result.err
-    assert "HTTP 403 (DENIED: denied *** (***)\\n::error::pwned)" in result.error
+    assert "HTTP 403 (DENIED: denied *** (***)\\n::error::pwned xxx" in result.error
+    assert len(result.error) < 2000  # each registry message cut at 200 characters
     encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     assert PASSWORD not in result.err + result.out
     assert encoded not in result.err + result.out

@@ -19,7 +19,7 @@ from requests.utils import parse_header_links
 
 from nim_build.http import HttpLimits
 from nim_build.inputs import parse_json
-from nim_build.safe_text import register_secret
+from nim_build.safe_text import clip, register_secret
 
 from .auth import Credentials
 from .errors import RegistryError
@@ -58,7 +58,8 @@ def _error_codes(reply: Reply) -> str:
     """`CODE: message` of an OCI error body, if it has one."""
     try:
         errors = parse_json(reply.body).get("errors") or []
-        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
+        # The registry's own words: cut, so a hostile one cannot flood the log.
+        return "; ".join(clip(f"{e.get('code')}: {e.get('message')}", 200) for e in errors[:3])
     except (ValueError, AttributeError, TypeError):
         return ""
 

@@ -10,7 +10,7 @@ from typing import Any
 from nim_build.errors import NimBuildError
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
-from nim_build.safe_text import redact
+from nim_build.safe_text import clip
 from nim_build.steps.validate.messages import as_json, kind_of
 from nim_build.steps.validate.rules import RESOURCE_ID
 
@@ -52,7 +52,7 @@ def _resource(raw: Any, where: str) -> Resource:
     # Each part goes into a request path and an image name: lowercase OCI path components only.
     if not RESOURCE_ID.fullmatch(resource_id):
         raise CatalogError(
-            f"{where}: resourceId {redact(resource_id)[:200]!r} is not org/team/repo "
+            f"{where}: resourceId {clip(resource_id, 200)!r} is not org/team/repo "
             "(lowercase letters, digits and . _ - separators)"
         )
     org, team, repo = resource_id.split("/")

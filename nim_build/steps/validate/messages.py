@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema import ValidationError
 
-from nim_build.safe_text import redact
+from nim_build.safe_text import clip
 
 _QUOTED_LIMIT = 60
 _KINDS = {
@@ -32,8 +32,7 @@ def as_json(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):
         text = str(value)
-    text = redact(text)  # before cutting: a cut key would no longer be recognised
-    return text if len(text) <= _QUOTED_LIMIT else text[: _QUOTED_LIMIT - 1] + "…"
+    return clip(text, _QUOTED_LIMIT)
 
 
 # bool before int: True is an int to Python, a boolean to JSON.
