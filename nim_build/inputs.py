@@ -16,7 +16,8 @@ MAX_INPUT_CHARS = 64 << 20
 def read_text(path: Path) -> str:
     """A file's text; InputFileError with a one-line message naming it when it cannot be had."""
     try:
-        with path.open(encoding="utf-8") as stream:
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text.
+        with path.open(encoding="utf-8-sig") as stream:
             text = stream.read(MAX_INPUT_CHARS + 1)
     except FileNotFoundError as error:
         raise InputFileError(f"{path}: no such file") from error

@@ -130,6 +130,17 @@ def test_key_file_not_utf8(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> No
     assert "secret" not in result.err
 
 
+def test_a_byte_order_mark_is_not_part_of_an_input(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    # As Notepad saves them: else "the key ... must start with 'nvapi-'", or a JSON error.
+    (workdir / "key").write_bytes(b"\xef\xbb\xbf" + API_KEY.encode() + b"\r\n")
+    (workdir / "eu.json").write_bytes(b"\xef\xbb\xbf[]\r\n")
+    argv = ("--api-url", fake_ngc.url, "--api-key-file", "key", "--eu-restricted", "eu.json")
+    result = run_cli("generate", *argv)
+    assert result.code == 0, result.err
+
+
 def test_redaction_keeps_the_text_around_the_key() -> None:
     # A key-shaped token nobody registered keeps its prefix; a registered key goes whole.
     stray = "nvapi-typed-in-the-wrong-place"
