@@ -233,6 +233,16 @@ def test_symlinked_outputs_are_written_through(
         ("run", ["--report", "r.md", "--record", "./r.md"], "--report and --record"),
         ("generate", ["--output", "x.yaml", "--record", "x.yaml"], "--output and --record"),
         ("detect-eu", ["--output", "x.json", "--record", "x.json"], "--output and --record"),
+        (
+            "run",
+            ["--report", "eu.json", "--eu-restricted", "eu.json"],
+            "--report and --eu-restricted",
+        ),
+        (
+            "generate",
+            ["--record", "eu.json", "--eu-restricted", "eu.json"],
+            "--record and --eu-restricted",
+        ),
     ],
 )
 def test_two_outputs_naming_one_file_are_refused(

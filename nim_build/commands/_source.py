@@ -253,11 +253,16 @@ def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Pat
 def output_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
     """`default_path`, checked before any request (a default folder is created when written).
 
-    --record must not name the same file: one would silently replace the other.
+    --record and --eu-restricted must not name the same file: it would silently be replaced.
     """
     path = check_output(default_path(args, given, name), "--output", create_folders=given is None)
-    check_distinct({"--output": path, "--record": args.record})
+    check_distinct({"--output": path, **written_or_read(args)})
     return path
+
+
+def written_or_read(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The files besides --output (and --report) that a run writes or reads, by option."""
+    return {"--record": args.record, "--eu-restricted": getattr(args, "eu_restricted", None)}
 
 
 def _api_location(source: NgcSource) -> str:

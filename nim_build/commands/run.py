@@ -25,6 +25,7 @@ from ._source import (
     output_path,
     request_summary,
     save_recording,
+    written_or_read,
 )
 from ._wording import plural
 from .generate import (
@@ -90,7 +91,7 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
     report: Path | None = args.report
     path = report or output.with_name(f"{output.stem}.report.md")
     check_output(path, "--report", create_folders=report is None)
-    check_distinct({"--output": output, "--report": path, "--record": args.record})
+    check_distinct({"--output": output, "--report": path, **written_or_read(args)})
     return path
 
 
