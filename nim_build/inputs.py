@@ -49,3 +49,20 @@ def read_json(path: Path) -> Any:
         return parse_json(text)
     except ValueError as error:
         raise InputFileError(f"{path}: not valid JSON: {error}") from error
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """True when arrays and objects in a decoded JSON `value` nest more than `limit` deep.
+
+    Iterative: recursive code downstream (redaction, json.dumps, schema checks) needs the
+    answer, and json.loads accepts ~1,000 levels, more than they can take.
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
