@@ -74,8 +74,9 @@ def test_removal_guard_refuses_mass_deletion(
     assert result.code == 1
     assert "8 models would be removed" in result.error
     assert "--max-removals 5" in result.error
+    assert result.error.endswith(": listed above")  # not 8 names on one line
     for gone in models[12:]:
-        assert gone.repo in result.error
+        assert f"\n  {gone.repo}\n" in result.err
     assert snapshot_of(OUTPUT) == before
     assert "Not written" in REPORT.read_text(encoding="utf-8")
 

@@ -100,6 +100,9 @@ def test_refusal_explains_what_would_have_been_removed(
     assert "**Not written:** 8 models would be removed" in text
     for gone in models[12:]:
         assert f"`{gone.repo}`" in text
+    assert result.out.rstrip().endswith(
+        "(more than --max-removals 5): each listed in the log and the report"
+    )
 
 
 def test_failed_models_are_listed_with_their_reasons(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nim_build.errors import UsageError
+from nim_build.errors import NimBuildError, UsageError
 from nim_build.models import Catalog, ModelFailure
 from nim_build.ngc import (
     DEFAULT_API_URL,
@@ -40,6 +40,7 @@ DEMO_DIR = Path("build/demo")
 
 
 INLINE_FAILURES = 3  # more failed models than this go one per line above the error
+LISTED_ABOVE = "listed above"  # the error line's tail when they do
 MAX_CONCURRENCY = 64  # the fastest measured (README, Benchmarks); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
@@ -316,4 +317,19 @@ def failure_report(failures: Sequence[ModelFailure]) -> tuple[str, tuple[str, ..
     ordered = sorted(failures, key=lambda f: f.resource_id)
     if len(ordered) <= INLINE_FAILURES:
         return "; ".join(map(str, ordered)), ()
-    return "listed above", tuple(f"  {f.resource_id}: {f.reason}" for f in ordered)
+    return LISTED_ABOVE, tuple(f"  {f.resource_id}: {f.reason}" for f in ordered)
+
+
+def name_report(names: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """`failure_report` for plain names (e.g. models a change would remove)."""
+    if len(names) <= INLINE_FAILURES:
+        return ", ".join(names), ()
+    return LISTED_ABOVE, tuple(f"  {name}" for name in names)
+
+
+def annotation_text(error: NimBuildError) -> str:
+    """The error for a CI annotation, where nothing is printed above it."""
+    text = str(error)
+    if error.details and text.endswith(LISTED_ABOVE):
+        return text.removesuffix(LISTED_ABOVE) + "each listed in the log and the report"
+    return text

@@ -48,8 +48,6 @@ class MetadataFailed(NimBuildError):
         listed, details = failure_report(failures)
         super().__init__(f"{message}: {listed}", details)
         self.failures = failures
-        # Where the details are not printed above it (an Actions annotation), say where they are.
-        self.elsewhere = f"{message}: each listed in the log and the report" if details else None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ from nim_build.steps.validate import ValidationFailed
 
 from ._configmaps import read_previous
 from ._source import (
+    annotation_text,
     check_key,
     int_between,
     list_catalog,
+    name_report,
     open_source,
     output_path,
     request_summary,
@@ -60,8 +62,8 @@ class RunOutcome:
 class RunStopped(NimBuildError):
     """A change was computed, then the run stopped; `outcome` says what was written."""
 
-    def __init__(self, message: str, outcome: RunOutcome) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, outcome: RunOutcome, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message, details)
         self.outcome = outcome
 
 
@@ -104,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
         with output_lock(output):
             outcome = _run(args, output, report_path)
     except NimBuildError as error:
-        elsewhere = error.elsewhere if isinstance(error, MetadataFailed) else None
-        github.annotate("error", elsewhere or str(error))
+        github.annotate("error", annotation_text(error))
         stopped = error.outcome if isinstance(error, RunStopped) else RunOutcome(Diff(), False)
         github.set_outputs(stopped.outputs())
         raise
@@ -178,11 +179,12 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
         )
     if refused:
         _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+        listed, details = name_report(changes.removed)
         raise TooManyRemovals(
             f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
-            f"removed (more than --max-removals {args.max_removals}): "
-            + ", ".join(changes.removed),
+            f"removed (more than --max-removals {args.max_removals}): {listed}",
             RunOutcome(changes, written=False),
+            details,
         )
     # The ConfigMap first, then the report that says what happened to it; a signal waits.
     with interrupts.deferred():
