@@ -203,6 +203,17 @@ def test_same_repo_in_two_teams_is_refused_naming_both() -> None:
     ensure_unique_names(resources[1:])  # no clash, no error
 
 
+def test_many_shared_names_go_one_per_line() -> None:
+    resources = [
+        Resource(f"nim/{team}/m{i}", "nim", team, f"m{i}") for i in range(5) for team in "ab"
+    ]
+    with pytest.raises(NimBuildError) as raised:
+        ensure_unique_names(resources)
+    assert str(raised.value) == "models would share a ConfigMap key: listed above"
+    assert raised.value.details[0] == "  nim/a/m0 and nim/b/m0"
+    assert len(raised.value.details) == 5
+
+
 def test_synthetic_models_are_distinct_and_mixed() -> None:
     models = synthetic_models(1000, seed=7)
     assert len({m.repo for m in models}) == 1000

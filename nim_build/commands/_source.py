@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nim_build.errors import NimBuildError, UsageError
+from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
 from nim_build.models import Catalog, ModelFailure
 from nim_build.ngc import (
     DEFAULT_API_URL,
@@ -39,8 +39,6 @@ DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found w
 DEMO_DIR = Path("build/demo")
 
 
-INLINE_FAILURES = 3  # more failed models than this go one per line above the error
-LISTED_ABOVE = "listed above"  # the error line's tail when they do
 MAX_CONCURRENCY = 64  # the fastest measured (README, Benchmarks); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
@@ -315,16 +313,9 @@ def failure_report(failures: Sequence[ModelFailure]) -> tuple[str, tuple[str, ..
     Returns the tail of the error line and the detail lines printed above it.
     """
     ordered = sorted(failures, key=lambda f: f.resource_id)
-    if len(ordered) <= INLINE_FAILURES:
+    if len(ordered) <= INLINE_ITEMS:
         return "; ".join(map(str, ordered)), ()
     return LISTED_ABOVE, tuple(f"  {f.resource_id}: {f.reason}" for f in ordered)
-
-
-def name_report(names: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    """`failure_report` for plain names (e.g. models a change would remove)."""
-    if len(names) <= INLINE_FAILURES:
-        return ", ".join(names), ()
-    return LISTED_ABOVE, tuple(f"  {name}" for name in names)
 
 
 def annotation_text(error: NimBuildError) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nim_build import github, interrupts
 from nim_build.atomic import output_lock, write_atomically
-from nim_build.errors import NimBuildError, OutputError
+from nim_build.errors import NimBuildError, OutputError, itemize
 from nim_build.outputs import check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
@@ -22,7 +22,6 @@ from ._source import (
     check_key,
     int_between,
     list_catalog,
-    name_report,
     open_source,
     output_path,
     request_summary,
@@ -179,7 +178,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
         )
     if refused:
         _publish(report_path, render_markdown(changes, new_entries, notes=notes))
-        listed, details = name_report(changes.removed)
+        listed, details = itemize(changes.removed)
         raise TooManyRemovals(
             f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
             f"removed (more than --max-removals {args.max_removals}): {listed}",

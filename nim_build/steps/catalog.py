@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nim_build.errors import NimBuildError
+from nim_build.errors import NimBuildError, itemize
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
 from nim_build.safe_text import clip
@@ -172,4 +172,5 @@ def ensure_unique_names(resources: Iterable[Resource]) -> None:
         if other is not resource:
             clashes.append(f"{other.resource_id} and {resource.resource_id}")
     if clashes:
-        raise CatalogError("models would share a ConfigMap key: " + "; ".join(clashes))
+        listed, details = itemize(clashes, "; ")
+        raise CatalogError(f"models would share a ConfigMap key: {listed}", details)
