@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
@@ -205,6 +206,7 @@ def test_mirrored_catalog_sorts_out_missing_and_untagged() -> None:
 def test_mirror_list_writes_atomically_and_says_so(run_cli: Run, tmp_path: Path) -> None:
     configmap = configmap_file(tmp_path)
     output = tmp_path / "out" / "mapping.txt"
+    output.parent.mkdir()  # a named output's folder must exist, as for every command
     argv = ["mirror-list", str(configmap), "--registry", str(TARGET), "--format", "mapping"]
     result = run_cli(*argv, "--output", str(output))
     assert result.code == 0, result.err
@@ -399,7 +401,8 @@ def test_mirror_configmap_without_credentials_or_models_fails_clearly(
     locked = make_registry(htpasswd=True)
     result = run_cli("mirror-configmap", str(configmap), "--registry", locked.host, "--plain-http")
     assert result.code == 1
-    assert f"{locked.host} asks for credentials and no auth file has any" in result.error
+    assert result.error.endswith("4 repositories could not be read, nothing written: listed above")
+    assert f"{locked.host} asks for credentials and no auth file has any" in result.err
     empty = make_registry()
     result = run_cli("mirror-configmap", str(configmap), "--registry", empty.host, "--plain-http")
     assert result.code == 1
@@ -445,9 +448,39 @@ def test_a_registry_that_echoes_the_credentials_gets_them_redacted(
     finally:
         registry.stop()
     assert result.code == 1, result.err
-    assert "HTTP 403 (DENIED: denied *** (***)\\n::error::pwned xxx" in result.error
-    assert len(result.error) < 2000  # each registry message cut at 200 characters
+    assert "HTTP 403 (DENIED: denied *** (***)\\n::error::pwned xxx" in result.err
+    # One line per repository, each registry message cut at 200 characters.
+    assert max(map(len, result.err.splitlines())) < 500
     encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     assert PASSWORD not in result.err + result.out
     assert encoded not in result.err + result.out
     assert not (tmp_path / "out.yaml").exists()
+
+
+@pytest.mark.parametrize("command", ["mirror-list", "mirror-configmap"])
+@pytest.mark.parametrize(
+    ("output", "named"),
+    [("missing/out.txt", "does not exist"), ("folder", "is a folder"), ("fifo", "regular file")],
+)
+def test_mirror_outputs_are_checked_before_any_work(
+    run_cli: Run, tmp_path: Path, command: str, output: str, named: str
+) -> None:
+    # Else mirror-configmap asked the registry about every model, then failed to write.
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    registry = _EchoingRegistry()  # would answer 401/403: never asked
+    registry.serve()
+    try:
+        argv = [command, str(configmap_file(tmp_path)), "--registry", f"{registry.host}/x"]
+        if command == "mirror-list":
+            argv += ["--format", "mapping"]
+        result = run_cli(
+            *argv,
+            "--plain-http" if command != "mirror-list" else "-q",
+            "--output",
+            str(tmp_path / output),
+        )
+    finally:
+        registry.stop()
+    assert result.code == 2, result.err
+    assert named in result.error

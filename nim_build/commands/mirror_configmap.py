@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from nim_build.errors import InputFileError, NimBuildError
+from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.http import HttpLimits
 from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
@@ -19,7 +19,7 @@ from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 
 from ._source import add_request_arguments
-from .mirror_list import add_input_arguments, emit, read_entries
+from .mirror_list import add_input_arguments, check_output_option, emit, read_entries
 
 log = logging.getLogger("nim_build")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -78,6 +78,7 @@ def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | Registr
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_option(args)
     if args.ca_file is not None and not args.ca_file.is_file():
         raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
     times = StepTimes()
@@ -103,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
         client.close()
     failed = [answer for answer in answers if isinstance(answer, RegistryError)]
     if failed:
+        listed, details = itemize(sorted(str(error) for error in failed), "; ")
         raise RegistryError(
             f"{len(failed)} repositor{'y' if len(failed) == 1 else 'ies'} could not be read, "
-            "nothing written: " + "; ".join(sorted(str(error) for error in failed))
+            f"nothing written: {listed}",
+            details,
         )
     held = {
         entry.name: answer

@@ -10,6 +10,7 @@ from pathlib import Path
 from nim_build.atomic import write_atomically
 from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
+from nim_build.outputs import check_output
 from nim_build.registry import RegistryLocation
 from nim_build.steps.configmap import ConfigMapError, parse_configmap
 from nim_build.steps.mirror import (
@@ -103,7 +104,14 @@ def emit(text: str, output: Path | None) -> str:
     return f"{output}" if written else f"{output} (unchanged)"
 
 
+def check_output_option(args: argparse.Namespace) -> None:
+    """--output, if given, checked like every output before any work (a folder, a device)."""
+    if args.output is not None:
+        check_output(args.output, "--output")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_output_option(args)
     entries = read_entries(args.configmap)
     chosen = select_models(
         entries,
