@@ -236,6 +236,32 @@ def test_a_failed_report_after_a_written_configmap_says_changed(
     assert leftovers(workdir / "generated") == []
 
 
+def test_a_report_that_cannot_be_written_does_not_hide_why_the_run_failed(
+    make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc([FakeModel(team="meta", repo="m1", status=404)])
+    script = _SMALL_FILES.replace("8192", "50")  # no report fits
+    done = subprocess.run(
+        [sys.executable, "-c", script, "run", "--api-url", fake.url, API_KEY],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("nim-build: error:")]
+    assert errors == [
+        "nim-build: error: 1 model failed, generated/nim-models-data.yaml not written: "
+        "nim/meta/m1 (HTTP 404)"
+    ]
+    assert (
+        f"nim-build: warning: the report was not written either: {REPORT}: cannot write: "
+        "File too large"
+    ) in done.stderr
+    assert not (workdir / "generated").exists()  # made for the lock, left empty: removed
+
+
 def test_an_output_folder_that_is_a_file_fails_before_any_request(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path
 ) -> None:

@@ -119,6 +119,14 @@ def _publish(report_path: Path, report: str) -> None:
     github.append_summary(report)
 
 
+def _publish_why(report_path: Path, report: str) -> None:
+    """`_publish` for a run that is failing anyway: the failure stays the error, not this."""
+    try:
+        _publish(report_path, report)
+    except OutputError as error:
+        log.warning("the report was not written either: %s", error)
+
+
 def _failure_report(error: NimBuildError) -> str:
     """Why nothing was written: the failed models, the validation problems, or the cause."""
     if isinstance(error, MetadataFailed):
@@ -160,7 +168,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
                 source, args, output, previous, times, eu_list=eu_list, catalog=catalog
             )
         except NimBuildError as error:
-            _publish(report_path, _failure_report(error))
+            _publish_why(report_path, _failure_report(error))
             raise
         requests_made = request_summary(source)
     new_entries = {entry.name: entry for entry in generated.entries}
@@ -177,7 +185,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
             f"than the allowed {args.max_removals}.",
         )
     if refused:
-        _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+        _publish_why(report_path, render_markdown(changes, new_entries, notes=notes))
         listed, details = itemize(changes.removed)
         raise TooManyRemovals(
             f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
@@ -192,7 +200,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
                 written = write_atomically(output, generated.text)
         except OutputError as error:
             notes.insert(0, f"**Not written:** {escape(str(error))}")
-            _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+            _publish_why(report_path, render_markdown(changes, new_entries, notes=notes))
             raise RunStopped(str(error), RunOutcome(changes, written=False)) from error
         try:
             _publish(report_path, render_markdown(changes, new_entries, notes=notes))
