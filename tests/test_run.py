@@ -154,14 +154,30 @@ def test_demo(run_cli: Run, workdir: Path) -> None:
 # --------------------------------------------------------------------------- truthful reports
 
 
-# Files over 8 KB cannot be written (EFBIG), as on a full disk; root is not spared.
+# Files over {limit} bytes cannot be written (EFBIG), as on a full disk; root is not spared.
 _SMALL_FILES = """
 import resource, runpy, signal, sys
-resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 sys.argv[0] = "nim-build"
 runpy.run_module("nim_build", run_name="__main__")
 """
+
+
+def run_with_small_files(
+    fake: FakeNgc, workdir: Path, limit: int = 8192
+) -> subprocess.CompletedProcess[str]:
+    """`nim-build run` against `fake` in a process that cannot write files over `limit` bytes."""
+    script = _SMALL_FILES.replace("{limit}", str(limit))
+    return subprocess.run(
+        [sys.executable, "-c", script, "run", "--api-url", fake.url, API_KEY],
+        cwd=workdir,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_a_failed_write_is_reported_as_not_written(
@@ -171,15 +187,7 @@ def test_a_failed_write_is_reported_as_not_written(
     # Long display names: the ConfigMap is over the limit, the report (80-character cells) not.
     models = [FakeModel(team="meta", repo=f"m{i}", display_name="D" * 4000) for i in range(3)]
     fake = make_fake_ngc(models)
-    done = subprocess.run(
-        [sys.executable, "-c", _SMALL_FILES, "run", "--api-url", fake.url, API_KEY],
-        cwd=workdir,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_with_small_files(fake, workdir)
     assert done.returncode == 1, done.stderr
     assert f"{OUTPUT}: cannot write: File too large" in done.stderr
     assert not OUTPUT.exists()
@@ -208,21 +216,14 @@ def test_a_failed_report_after_a_written_configmap_says_changed(
     models = [FakeModel(team="meta", repo=f"m{i}", tags=tags) for i in (1, 2)]
     fake = make_fake_ngc(models)
 
-    def run_limited(limit: int) -> subprocess.CompletedProcess[str]:
-        script = _SMALL_FILES.replace("8192", str(limit))
-        argv = [sys.executable, "-c", script, "run", "--api-url", fake.url, API_KEY]
-        return subprocess.run(
-            argv, cwd=workdir, capture_output=True, text=True, timeout=60, check=False
-        )
-
-    assert run_limited(1 << 30).returncode == 0
+    assert run_with_small_files(fake, workdir, 1 << 30).returncode == 0
     for model in models:  # every tag changes: the report lists them before and after
         model.tags = [f"2.0.{t}-release-candidate-build-{t}" for t in range(60)]
     before = OUTPUT.read_bytes()
     limit = len(before) + 200  # room for the new ConfigMap, not for the report
     outputs.unlink()
     summary.unlink()
-    done = run_limited(limit)
+    done = run_with_small_files(fake, workdir, limit)
     assert done.returncode == 1, done.stderr
     assert f"{REPORT}: cannot write: File too large" in done.stderr
     assert OUTPUT.read_bytes() != before  # the ConfigMap was written ...
@@ -240,15 +241,7 @@ def test_a_report_that_cannot_be_written_does_not_hide_why_the_run_failed(
     make_fake_ngc: Callable[..., FakeNgc], workdir: Path
 ) -> None:
     fake = make_fake_ngc([FakeModel(team="meta", repo="m1", status=404)])
-    script = _SMALL_FILES.replace("8192", "50")  # no report fits
-    done = subprocess.run(
-        [sys.executable, "-c", script, "run", "--api-url", fake.url, API_KEY],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_with_small_files(fake, workdir, 50)  # no report fits
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("nim-build: error:")]
     assert errors == [
