@@ -152,7 +152,8 @@ def output_lock(path: Path, wait: float | None = None) -> Iterator[None]:
     file and the report written next to it always describe the same run. A folder made for
     the lock is removed again at the end if nothing was written into it.
     """
-    folder = path.absolute().parent
+    # The folder of the file written: runs through two links to one target take turns too.
+    folder = link_target(path).absolute().parent
     made: list[Path] = []
     try:
         descriptor = _lock_folder(folder, path, LOCK_WAIT if wait is None else wait, made)

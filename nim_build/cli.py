@@ -139,5 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt as interrupt:
         how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
-        print(f"{PROG}: {how}; outputs left as they were", file=sys.stderr)
+        # A signal during a write waits for it (interrupts.deferred): each output is whole.
+        print(f"{PROG}: {how}; no output was left half-written", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED

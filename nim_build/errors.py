@@ -5,6 +5,11 @@ The CLI maps these to exit code 1 and prints the message; anything else is a bug
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+INLINE_ITEMS = 3  # more items than this (failed models, ...) go one per line above the error
+LISTED_ABOVE = "listed above"  # the error line's tail when they do
+
 
 class NimBuildError(Exception):
     """Base of every expected failure; `str(error)` is the one-line cause."""
@@ -25,3 +30,13 @@ class InputFileError(NimBuildError):
 
 class OutputError(NimBuildError):
     """An output could not be written; the previous file is left untouched."""
+
+
+def itemize(items: Sequence[str], separator: str = ", ") -> tuple[str, tuple[str, ...]]:
+    """A few items inline ("a, b"), else LISTED_ABOVE and one detail line each.
+
+    Returns the tail of the error line and its `details`: no error is one 3,000-character line.
+    """
+    if len(items) <= INLINE_ITEMS:
+        return separator.join(items), ()
+    return LISTED_ABOVE, tuple(f"  {item}" for item in items)

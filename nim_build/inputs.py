@@ -8,23 +8,61 @@ from typing import Any
 
 from nim_build.errors import InputFileError
 
+# Characters read from one input file at most: far above a snapshot of 5,000 models (~40 MB),
+# far below what would exhaust memory (`--eu-restricted /dev/zero` would read forever).
+MAX_INPUT_CHARS = 64 << 20
+
 
 def read_text(path: Path) -> str:
     """A file's text; InputFileError with a one-line message naming it when it cannot be had."""
     try:
-        return path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text.
+        with path.open(encoding="utf-8-sig") as stream:
+            text = stream.read(MAX_INPUT_CHARS + 1)
     except FileNotFoundError as error:
         raise InputFileError(f"{path}: no such file") from error
     except UnicodeDecodeError as error:
         raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from error
     except OSError as error:
         raise InputFileError(f"{path}: cannot read: {error.strerror}") from error
+    if len(text) > MAX_INPUT_CHARS:
+        raise InputFileError(f"{path}: larger than {MAX_INPUT_CHARS >> 20} Mi characters")
+    return text
+
+
+def parse_json(data: str | bytes) -> Any:
+    """`json.loads`, with JSON nested too deeply for Python a ValueError like any bad JSON.
+
+    json.loads raises RecursionError for arrays nested ~100,000 deep: every caller that
+    turns ValueError into a one-line error covers that too.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def read_json(path: Path) -> Any:
     """A JSON file's document; InputFileError naming the file when it is missing or malformed."""
     text = read_text(path)
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError as error:
         raise InputFileError(f"{path}: not valid JSON: {error}") from error
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """True when arrays and objects in a decoded JSON `value` nest more than `limit` deep.
+
+    Iterative: recursive code downstream (redaction, json.dumps, schema checks) needs the
+    answer, and json.loads accepts ~1,000 levels, more than they can take.
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False

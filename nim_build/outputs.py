@@ -58,3 +58,18 @@ def check_output(path: Path, option: str, *, create_folders: bool = False) -> Pa
     if not stat.S_ISREG(mode):
         raise UsageError(f"{where} is not a regular file (a device, FIFO or socket)")
     return path
+
+
+def check_distinct(outputs: dict[str, Path | None]) -> None:
+    """UsageError when two options name one file (one output would silently replace another).
+
+    `outputs` maps each option to its path (None: not written this run); links are followed.
+    """
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        target = Path(os.path.realpath(path))
+        if target in seen:
+            raise UsageError(f"{seen[target]} and {option} name the same file, {path}")
+        seen[target] = option

@@ -16,7 +16,7 @@ KEY_PREFIX = "nvapi-"
 REDACTED = "***"
 # A key typed in the wrong place (never registered) is still caught by its prefix.
 _ANY_KEY = re.compile(r"nvapi-[A-Za-z0-9_-]+")
-_BODY_MIN = 8  # a shorter key body could match ordinary words
+_MIN_LENGTH = 8  # a shorter secret (a registry password, a key body) could match ordinary words
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -35,9 +35,11 @@ class _Secrets:
         self.pattern: re.Pattern[str] | None = None
 
     def add(self, key: str) -> None:
+        if len(key) < _MIN_LENGTH:
+            return
         values = {key}
         body = key.removeprefix(KEY_PREFIX)
-        if len(body) >= _BODY_MIN:
+        if len(body) >= _MIN_LENGTH:
             values.add(body)  # the key without its prefix is still the key
         with self._lock:
             self._values |= {value for value in values if value}
@@ -50,7 +52,10 @@ _SECRETS = _Secrets()
 
 
 def register_secret(key: str) -> None:
-    """Redact `key` (and its part after `nvapi-`) from everything written from now on."""
+    """Redact `key` (and its part after `nvapi-`) from everything written from now on.
+
+    Any secret: the NGC key, a registry password. One under 8 characters is not redacted.
+    """
     _SECRETS.add(key)
 
 
@@ -60,6 +65,13 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
     return _ANY_KEY.sub(KEY_PREFIX + REDACTED, text)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` redacted, then cut to `limit` characters ("…" last): in that order, since a key
+    cut in two no longer matches and its first characters would be shown."""
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def redact_json(value: Any) -> Any:

@@ -104,3 +104,17 @@ def test_a_lock_held_too_long_is_a_one_line_error(tmp_path: Path) -> None:
     refused = pytest.raises(OutputError, match=r"another nim-build run .* after 0\.3 s")
     with held, refused, output_lock(target, wait=0.3):
         pass
+
+
+def test_runs_through_links_to_one_file_take_turns(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "out.yaml"
+    real.parent.mkdir()
+    real.write_text("", encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "out.yaml").symlink_to(real)
+    (tmp_path / "b" / "out.yaml").symlink_to(real)
+    refused = pytest.raises(OutputError, match=r"another nim-build run")
+    first, second = (output_lock(tmp_path / name / "out.yaml", wait=0.3) for name in "ab")
+    with first, refused, second:
+        pass

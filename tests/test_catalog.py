@@ -143,7 +143,8 @@ def test_results_missing_is_an_error(
 ) -> None:
     fake = make_fake_ngc(synthetic_models(5))
     fake.fail(CATALOG_PATH, [Fault.fields(results={"CONTAINER": []})])
-    with pytest.raises(NimBuildError, match="results"):
+    # In JSON's words: "an array", not Python's "a list".
+    with pytest.raises(NimBuildError, match=r"field 'results' is missing or not an array$"):
         fetch_catalog(source_for(fake))
 
 
@@ -200,6 +201,17 @@ def test_same_repo_in_two_teams_is_refused_naming_both() -> None:
     assert "nim/meta/llama-3-8b" in message and "nim/nvidia/llama-3-8b" in message
     assert "bge-m3" not in message
     ensure_unique_names(resources[1:])  # no clash, no error
+
+
+def test_many_shared_names_go_one_per_line() -> None:
+    resources = [
+        Resource(f"nim/{team}/m{i}", "nim", team, f"m{i}") for i in range(5) for team in "ab"
+    ]
+    with pytest.raises(NimBuildError) as raised:
+        ensure_unique_names(resources)
+    assert str(raised.value) == "models would share a ConfigMap key: listed above"
+    assert raised.value.details[0] == "  nim/a/m0 and nim/b/m0"
+    assert len(raised.value.details) == 5
 
 
 def test_synthetic_models_are_distinct_and_mixed() -> None:
@@ -325,8 +337,9 @@ def test_counts_must_be_counts(
 ) -> None:
     fake = make_fake_ngc(synthetic_models(5))
     fake.catalog_overrides[field] = value
-    with pytest.raises(NimBuildError, match=field):
+    with pytest.raises(NimBuildError, match=field) as raised:
         fetch_catalog(source_for(fake))
+    assert not {"True", "None", "float", "str"} & set(str(raised.value).split())  # JSON's words
 
 
 def test_an_empty_catalog_is_consistent(

@@ -54,6 +54,7 @@ def assert_refused_before_any_request(result: CliResult, fake: FakeNgc, *names: 
         (["--api-url", "http://"], "has no host name"),
         (["--api-url", "https://example.com:70000"], "is not a valid URL"),
         (["--api-url", "http://127.0.0.1:0"], "port 0"),
+        (["--api-url", "http://u:hunter2@127.0.0.1:9/"], "'http://***@127.0.0.1:9/': a base URL"),
         (["--api-url", ""], "--api-url"),
         (["--timeout", "nan"], "--timeout"),
         (["--timeout", "inf"], "--timeout"),
@@ -73,6 +74,7 @@ def test_bad_option_values_are_usage_errors(
     result = run_cli(command, "--api-url", fake_ngc.url, *argv, API_KEY)
     assert_refused_before_any_request(result, fake_ngc, named)
     assert "invalid" not in result.err.split("error:")[-1]  # no "invalid positive_int value"
+    assert "hunter2" not in result.err  # a password in a URL is never echoed
     assert not (workdir / "generated").exists()
 
 
@@ -126,6 +128,17 @@ def test_key_file_not_utf8(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> No
     result = run_cli("generate", "--api-url", fake_ngc.url, "--api-key-file", "key")
     assert_refused_before_any_request(result, fake_ngc, "API key file key", "not UTF-8")
     assert "secret" not in result.err
+
+
+def test_a_byte_order_mark_is_not_part_of_an_input(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    # As Notepad saves them: else "the key ... must start with 'nvapi-'", or a JSON error.
+    (workdir / "key").write_bytes(b"\xef\xbb\xbf" + API_KEY.encode() + b"\r\n")
+    (workdir / "eu.json").write_bytes(b"\xef\xbb\xbf[]\r\n")
+    argv = ("--api-url", fake_ngc.url, "--api-key-file", "key", "--eu-restricted", "eu.json")
+    result = run_cli("generate", *argv)
+    assert result.code == 0, result.err
 
 
 def test_redaction_keeps_the_text_around_the_key() -> None:
@@ -210,6 +223,36 @@ def test_symlinked_outputs_are_written_through(
     assert read_entries(targets / "nim.yaml")  # the target got the new content
     assert "added" in (targets / "report.md").read_text(encoding="utf-8")
     assert leftovers(workdir) == [] and leftovers(targets) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "argv", "named"),
+    [
+        ("run", ["--output", "x.yaml", "--report", "x.yaml"], "--output and --report"),
+        ("run", ["--output", "x.yaml", "--report", "link.md"], "--output and --report"),
+        ("run", ["--report", "r.md", "--record", "./r.md"], "--report and --record"),
+        ("generate", ["--output", "x.yaml", "--record", "x.yaml"], "--output and --record"),
+        ("detect-eu", ["--output", "x.json", "--record", "x.json"], "--output and --record"),
+        (
+            "run",
+            ["--report", "eu.json", "--eu-restricted", "eu.json"],
+            "--report and --eu-restricted",
+        ),
+        (
+            "generate",
+            ["--record", "eu.json", "--eu-restricted", "eu.json"],
+            "--record and --eu-restricted",
+        ),
+    ],
+)
+def test_two_outputs_naming_one_file_are_refused(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, *, command: str, argv: list[str], named: str
+) -> None:
+    # Else the report (or snapshot) silently replaced the ConfigMap just written, exit 0.
+    (workdir / "link.md").symlink_to("x.yaml")
+    result = run_cli(command, "--api-url", fake_ngc.url, *argv, API_KEY)
+    assert_refused_before_any_request(result, fake_ngc, f"{named} name the same file")
+    assert not (workdir / "x.yaml").exists()
 
 
 # --------------------------------------------------------------------------- conventions

@@ -200,6 +200,19 @@ def test_diff_json_escapes_line_breaking_characters(run_cli: Run, tmp_path: Path
     assert all(not line.lstrip().startswith("::") for line in result.out.splitlines())
 
 
+def test_diff_json_redacts_a_key_in_a_file(run_cli: Run, tmp_path: Path) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(render_configmap([make_entry("a")]), encoding="utf-8")
+    # A hand-edited file: render_configmap itself would have redacted it.
+    text = render_configmap([make_entry("a", display_name="PLACEHOLDER")])
+    new.write_text(text.replace("PLACEHOLDER", "key nvapi-abcdefgh12345678 here"), "utf-8")
+    for output in ("json", "markdown"):
+        result = run_cli("diff", str(old), str(new), "--format", output)
+        assert result.code == 0, result.err
+        assert "nvapi-abcdefgh12345678" not in result.out
+        assert "key nvapi-" in result.out
+
+
 def test_diff_of_a_lone_surrogate_is_a_one_line_error(run_cli: Run, tmp_path: Path) -> None:
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(render_configmap([]), encoding="utf-8")

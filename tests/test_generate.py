@@ -373,14 +373,15 @@ def test_malformed_json_fails_naming_the_model(
 @pytest.mark.parametrize(
     ("fault", "field"),
     [
-        (Fault.without("shortDescription"), "shortDescription"),
-        (Fault.without("tags"), "tags"),
-        (Fault.fields(tags="1.5"), "tags"),
-        (Fault.fields(tags=["1.5", 2]), "tags"),
-        (Fault.fields(namespace=None), "namespace"),
-        (Fault.fields(latestTag=1), "latestTag"),
-        (Fault.without("updatedDate"), "updatedDate"),
-        (Fault.fields(displayName=["x"]), "displayName"),
+        (Fault.without("shortDescription"), "$.shortDescription is missing"),
+        (Fault.without("tags"), "$.tags is missing"),
+        (Fault.fields(tags="1.5"), "$.tags is a string, not an array"),
+        (Fault.fields(tags=["1.5", 2]), "$.tags[1] is an integer, not a string"),
+        (Fault.fields(namespace=None), "$.namespace is missing"),
+        (Fault.fields(latestTag=1), "$.latestTag is an integer, not a string"),
+        (Fault.without("updatedDate"), "$.updatedDate is missing"),
+        (Fault.fields(displayName=["x"]), "$.displayName is an array, not a string"),
+        (Fault.fields(updatedDate={}), "$.updatedDate is an object, not a string"),
     ],
 )
 def test_missing_or_mistyped_field_named(
@@ -390,7 +391,7 @@ def test_missing_or_mistyped_field_named(
     result = generate(run_cli, fake_ngc)
     assert result.code == 1
     assert "nim/meta/llama-3.1-8b-instruct" in result.error
-    assert field in result.error
+    assert field in result.error  # in JSON's words, not Python's ("a str", "a list")
     assert "Traceback" not in result.err
     assert not (workdir / OUTPUT).exists()
 
@@ -399,7 +400,14 @@ def test_answer_for_another_repo_is_refused(run_cli: Run, fake_ngc: FakeNgc, wor
     fake_ngc.fail(LLAMA, [Fault.fields(name="llama-3.1-70b-instruct")])
     result = generate(run_cli, fake_ngc)
     assert result.code == 1
-    assert "nim/meta/llama-3.1-8b-instruct" in result.error
+    assert (
+        'answer is for "nim/meta/llama-3.1-70b-instruct", not nim/meta/llama-3.1-8b-instruct'
+    ) in result.error
+    # A name of 100,000 characters is quoted cut, not printed whole on one line.
+    fake_ngc.fail(LLAMA, [Fault.fields(name="x" * 100_000)])
+    result = generate(run_cli, fake_ngc)
+    assert result.code == 1
+    assert len(result.error) < 500, len(result.error)
 
 
 def test_same_name_in_two_teams_fails_naming_both(

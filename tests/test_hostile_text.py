@@ -22,6 +22,8 @@ from nim_build.safe_text import (
     register_secret,
     safe_line,
 )
+from nim_build.steps.validate.messages import as_json
+from nim_build.steps.validate.problems import shorten
 from tests.conftest import API_KEY, CliResult, read_entries
 from tests.fake_ngc import FakeModel, FakeNgc, Fault, default_models
 
@@ -124,7 +126,7 @@ def test_an_echoed_key_reaches_no_outlet(
     fake.fail(echo, [Fault.fields(namespace=f"x/{API_KEY}")] * 5)
     failed = run_cli("run", "--api-url", fake.url, API_KEY)
     assert failed.code == 1
-    assert "answer is for x/***/echo-model" in failed.error
+    assert 'answer is for "x/***/echo-model"' in failed.error
     assert failed.out.startswith("::error::")
     assert_no_key(failed.out, failed.err)
 
@@ -186,3 +188,20 @@ def test_a_live_source_built_by_hand_registers_its_key() -> None:
     key = "nvapi-built-by-a-library-user-0123456789"
     LiveSource("http://127.0.0.1:9", key).close()
     assert redact(f"echo {key} and {key.removeprefix('nvapi-')}") == "echo *** and ***"
+
+
+def test_text_is_redacted_before_it_is_cut(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    # Cut first, a key straddling the cut loses its tail and no longer matches: its first
+    # characters would be printed. An echo of the key's body in a resource id cut at 200.
+    hostile = FakeModel(team="meta", repo="a" * 180 + KEY_BODY + "X")
+    fake = make_fake_ngc([*default_models(), hostile])
+    result = run_cli("generate", "--api-url", fake.url, API_KEY)
+    assert result.code == 1
+    assert "a***" in result.error
+    assert KEY_BODY[:8] not in result.err
+    # The same for quoted values and long messages (validate's problems).
+    register_secret(API_KEY)
+    assert KEY_BODY[:8] not in as_json("A" * 50 + KEY_BODY)
+    assert KEY_BODY[:8] not in shorten("m " * 145 + KEY_BODY)  # cut at 300

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -11,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +39,13 @@ from nim_build.steps.mirror import (
 from tests.conftest import CliResult, read_configmap, read_entries, snapshot_of
 from tests.entries import REAL_TAGS, make_entry, real_shaped_entries
 from tests.registry import (
+    PASSWORD,
+    USER,
     Registry,
     RegistryProxy,
     TinyImage,
     TokenIssuer,
+    _LoopbackServer,
     auth_file,
     needs,
     push_image,
@@ -425,7 +432,8 @@ def test_mirror_configmap_without_credentials_or_models_fails_clearly(
     locked = make_registry(htpasswd=True)
     result = run_cli("mirror-configmap", str(configmap), "--registry", locked.host, "--plain-http")
     assert result.code == 1
-    assert f"{locked.host} asks for credentials and no auth file has any" in result.error
+    assert result.error.endswith("4 repositories could not be read, nothing written: listed above")
+    assert f"{locked.host} asks for credentials and no auth file has any" in result.err
     empty = make_registry()
     result = run_cli("mirror-configmap", str(configmap), "--registry", empty.host, "--plain-http")
     assert result.code == 1
@@ -488,7 +496,7 @@ def test_a_signal_ends_a_stuck_mirror_configmap_at_once(
         stuck.close()
     assert child.returncode == code, err
     assert time.monotonic() - started < 15  # without cancelling: until the 600 s deadline
-    assert err.strip().splitlines()[-1] == f"nim-build: {how}; outputs left as they were"
+    assert err.strip().splitlines()[-1] == f"nim-build: {how}; no output was left half-written"
     assert "Traceback" not in err
     assert not output.exists()
 
@@ -546,3 +554,77 @@ def test_skopeo_sync_reads_the_skopeo_format(
     # Without --scoped skopeo keeps only the last path component (README).
     planned = {f"{name}:{tag}" for name in (BGE, MISTRAL) for tag in by_name[name].tags}
     assert {path.name for path in copied.iterdir()} == planned
+
+
+class _EchoingRegistry(_LoopbackServer):
+    """Asks for Basic auth, then answers with an OCI error that echoes the credentials and
+    a control-character payload (a hostile or broken registry)."""
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        authorization = handler.headers.get("Authorization", "")
+        if not authorization:
+            self._reply(handler, 401, b"", WWW_Authenticate='Basic realm="r"')
+            return
+        encoded = authorization.removeprefix("Basic ")
+        password = base64.b64decode(encoded).decode().partition(":")[2]
+        message = f"denied {password} ({encoded})\n::error::pwned " + "x" * 100_000
+        body = json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
+        self._reply(handler, 403, body, Content_Type="application/json")
+
+
+def test_a_registry_that_echoes_the_credentials_gets_them_redacted(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    registry = _EchoingRegistry()
+    registry.serve()
+    try:
+        result = run_cli(
+            "mirror-configmap",
+            str(configmap_file(tmp_path)),
+            "--registry",
+            f"{registry.host}/airgap",
+            "--plain-http",
+            "--authfile",
+            str(auth_file(tmp_path, registry.host)),
+            "--output",
+            str(tmp_path / "out.yaml"),
+        )
+    finally:
+        registry.stop()
+    assert result.code == 1, result.err
+    assert "HTTP 403 (DENIED: denied *** (***)\\n::error::pwned xxx" in result.err
+    # One line per repository, each registry message cut at 200 characters.
+    assert max(map(len, result.err.splitlines())) < 500
+    encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert PASSWORD not in result.err + result.out
+    assert encoded not in result.err + result.out
+    assert not (tmp_path / "out.yaml").exists()
+
+
+@pytest.mark.parametrize("command", ["mirror-list", "mirror-configmap"])
+@pytest.mark.parametrize(
+    ("output", "named"),
+    [("missing/out.txt", "does not exist"), ("folder", "is a folder"), ("fifo", "regular file")],
+)
+def test_mirror_outputs_are_checked_before_any_work(
+    run_cli: Run, tmp_path: Path, command: str, output: str, named: str
+) -> None:
+    # Else mirror-configmap asked the registry about every model, then failed to write.
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    registry = _EchoingRegistry()  # would answer 401/403: never asked
+    registry.serve()
+    try:
+        argv = [command, str(configmap_file(tmp_path)), "--registry", f"{registry.host}/x"]
+        if command == "mirror-list":
+            argv += ["--format", "mapping"]
+        result = run_cli(
+            *argv,
+            "--plain-http" if command != "mirror-list" else "-q",
+            "--output",
+            str(tmp_path / output),
+        )
+    finally:
+        registry.stop()
+    assert result.code == 2, result.err
+    assert named in result.error

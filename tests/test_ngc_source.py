@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -568,7 +569,7 @@ def test_ctrl_c_ends_a_stuck_run_at_once(
         child.kill()
     assert child.returncode == 130
     assert time.monotonic() - started < 15  # without cancel: until the 600 s deadline
-    assert err.strip().splitlines()[-1] == "nim-build: interrupted; outputs left as they were"
+    assert err.strip().splitlines()[-1] == "nim-build: interrupted; no output was left half-written"
     assert "Traceback" not in err
     assert not (tmp_path / "generated").exists()
 
@@ -624,6 +625,25 @@ def test_deep_json_is_one_error_line(
         "is nested too deeply"
     )
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("depth", [65, 900])
+def test_json_that_decodes_but_nests_too_deep_is_one_error_line(
+    fake_ngc: FakeNgc, run_cli: Callable[..., CliResult], tmp_path: Path, depth: int
+) -> None:
+    # json.loads takes ~1,000 levels; redacting it for --record did not (a RecursionError
+    # traceback at 900). A real answer nests 8 deep at most; more than 64 is refused.
+    llama = fake_ngc.model("llama-3.1-8b-instruct")
+    fake_ngc.fail(llama, [Fault.fields(labels=json.loads("[" * depth + "]" * depth))] * 5)
+    snapshot = tmp_path / "snap.json"
+    argv = ("--api-url", fake_ngc.url, "--output", str(tmp_path / "out.yaml"))
+    result = run_cli("generate", API_KEY, *argv, "--record", str(snapshot))
+    assert result.code == 1
+    assert result.error.endswith(
+        f"nim/meta/llama-3.1-8b-instruct (answer from {fake_ngc.url}{llama.path} "
+        "is nested too deeply)"
+    )
+    assert not snapshot.exists()
 
 
 def test_a_body_that_does_not_decode_is_a_one_line_error(

@@ -85,6 +85,13 @@ def test_location_refuses_what_is_not_host_port_path(text: str) -> None:
         RegistryLocation.parse(text)
 
 
+@pytest.mark.parametrize("text", ["mirror:99999/x", "mirror:0", "127.0.0.1:65536"])
+def test_location_refuses_a_port_out_of_range(text: str) -> None:
+    # Like --api-url: else every request failed later as "not a usable URL".
+    with pytest.raises(ValueError, match=r"port [0-9]+ is not from 1 to 65535"):
+        RegistryLocation.parse(text)
+
+
 # --------------------------------------------------------------------------- auth files
 
 

@@ -74,8 +74,9 @@ def test_removal_guard_refuses_mass_deletion(
     assert result.code == 1
     assert "8 models would be removed" in result.error
     assert "--max-removals 5" in result.error
+    assert result.error.endswith(": listed above")  # not 8 names on one line
     for gone in models[12:]:
-        assert gone.repo in result.error
+        assert f"\n  {gone.repo}\n" in result.err
     assert snapshot_of(OUTPUT) == before
     assert "Not written" in REPORT.read_text(encoding="utf-8")
 
@@ -153,14 +154,30 @@ def test_demo(run_cli: Run, workdir: Path) -> None:
 # --------------------------------------------------------------------------- truthful reports
 
 
-# Files over 8 KB cannot be written (EFBIG), as on a full disk; root is not spared.
+# Files over {limit} bytes cannot be written (EFBIG), as on a full disk; root is not spared.
 _SMALL_FILES = """
 import resource, runpy, signal, sys
-resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 sys.argv[0] = "nim-build"
 runpy.run_module("nim_build", run_name="__main__")
 """
+
+
+def run_with_small_files(
+    fake: FakeNgc, workdir: Path, limit: int = 8192
+) -> subprocess.CompletedProcess[str]:
+    """`nim-build run` against `fake` in a process that cannot write files over `limit` bytes."""
+    script = _SMALL_FILES.replace("{limit}", str(limit))
+    return subprocess.run(
+        [sys.executable, "-c", script, "run", "--api-url", fake.url, API_KEY],
+        cwd=workdir,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_a_failed_write_is_reported_as_not_written(
@@ -170,15 +187,7 @@ def test_a_failed_write_is_reported_as_not_written(
     # Long display names: the ConfigMap is over the limit, the report (80-character cells) not.
     models = [FakeModel(team="meta", repo=f"m{i}", display_name="D" * 4000) for i in range(3)]
     fake = make_fake_ngc(models)
-    done = subprocess.run(
-        [sys.executable, "-c", _SMALL_FILES, "run", "--api-url", fake.url, API_KEY],
-        cwd=workdir,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_with_small_files(fake, workdir)
     assert done.returncode == 1, done.stderr
     assert f"{OUTPUT}: cannot write: File too large" in done.stderr
     assert not OUTPUT.exists()
@@ -186,9 +195,64 @@ def test_a_failed_write_is_reported_as_not_written(
     assert f"- **Not written:** {OUTPUT}: cannot write: File too large" in report
     assert "**3 added, 0 removed, 0 changed**" in report  # what the write would have done
     assert summary.read_text(encoding="utf-8") == report
-    assert github_outputs(outputs)["changed"] == "false"
+    # Like a refusal: nothing written, the counts of the change that was not.
+    assert github_outputs(outputs) == {
+        "changed": "false",
+        "added": "3",
+        "removed": "0",
+        "changed-models": "0",
+    }
     assert done.stdout.startswith(f"::error::{OUTPUT}: cannot write")
     assert leftovers(workdir / "generated") == []
+
+
+def test_a_failed_report_after_a_written_configmap_says_changed(
+    make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    outputs, summary = actions
+    tags = [
+        f"1.0.{t}-release-candidate-build-{t}" for t in range(60)
+    ]  # the report lists them twice
+    models = [FakeModel(team="meta", repo=f"m{i}", tags=tags) for i in (1, 2)]
+    fake = make_fake_ngc(models)
+
+    assert run_with_small_files(fake, workdir, 1 << 30).returncode == 0
+    for model in models:  # every tag changes: the report lists them before and after
+        model.tags = [f"2.0.{t}-release-candidate-build-{t}" for t in range(60)]
+    before = OUTPUT.read_bytes()
+    limit = len(before) + 200  # room for the new ConfigMap, not for the report
+    outputs.unlink()
+    summary.unlink()
+    done = run_with_small_files(fake, workdir, limit)
+    assert done.returncode == 1, done.stderr
+    assert f"{REPORT}: cannot write: File too large" in done.stderr
+    assert OUTPUT.read_bytes() != before  # the ConfigMap was written ...
+    # ... so the outputs say so, though the run failed on the report.
+    assert github_outputs(outputs) == {
+        "changed": "true",
+        "added": "0",
+        "removed": "0",
+        "changed-models": "2",
+    }
+    assert leftovers(workdir / "generated") == []
+
+
+def test_a_report_that_cannot_be_written_does_not_hide_why_the_run_failed(
+    make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc([FakeModel(team="meta", repo="m1", status=404)])
+    done = run_with_small_files(fake, workdir, 50)  # no report fits
+    assert done.returncode == 1, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("nim-build: error:")]
+    assert errors == [
+        "nim-build: error: 1 model failed, generated/nim-models-data.yaml not written: "
+        "nim/meta/m1 (HTTP 404)"
+    ]
+    assert (
+        f"nim-build: warning: the report was not written either: {REPORT}: cannot write: "
+        "File too large"
+    ) in done.stderr
+    assert not (workdir / "generated").exists()  # made for the lock, left empty: removed
 
 
 def test_an_output_folder_that_is_a_file_fails_before_any_request(

@@ -100,6 +100,9 @@ def test_refusal_explains_what_would_have_been_removed(
     assert "**Not written:** 8 models would be removed" in text
     for gone in models[12:]:
         assert f"`{gone.repo}`" in text
+    assert result.out.rstrip().endswith(
+        "(more than --max-removals 5): each listed in the log and the report"
+    )
 
 
 def test_failed_models_are_listed_with_their_reasons(
@@ -121,6 +124,21 @@ def test_failed_models_are_listed_with_their_reasons(
     assert "| `nim/baai/bge-m3` | HTTP 404 |" in text
     assert result.out.startswith("::error::2 models failed")
     assert not OUTPUT.exists()
+
+
+def test_many_failed_models_annotate_where_they_are_listed(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    # More than three go one per line above the error on stderr; the annotation has no
+    # "above", so it says where they are instead of "listed above".
+    for model in fake_ngc.models:
+        model.status = 404
+    result = run(run_cli, fake_ngc)
+    assert result.code == 1
+    assert "listed above" in result.error
+    assert result.out.startswith("::error::9 models failed, generated/nim-models-data.yaml not ")
+    assert result.out.rstrip().endswith(": each listed in the log and the report")
+    assert "listed above" not in result.out
 
 
 def test_oversize_states_the_size_over_the_limit(

@@ -18,6 +18,7 @@ from nim_build.inputs import read_text
 from nim_build.models import ConfigMapData
 from nim_build.steps.configmap import CONFIGMAP_NAME, ConfigMapError, parse_configmap
 from nim_build.steps.validate import Problem, check_text
+from nim_build.steps.yaml_scalars import nested_too_deeply
 
 from ._wording import plural
 
@@ -57,6 +58,8 @@ def what_it_holds(text: str) -> str:
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True
     try:
+        if nested_too_deeply(text):
+            raise YAMLError("nested too deeply")
         document = yaml.load(text)
     except (YAMLError, RecursionError):
         # Unparsable, but e.g. ours with merge conflict markers: the name gives it away.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nim_build.errors import UsageError
+from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
 from nim_build.models import Catalog, ModelFailure
 from nim_build.ngc import (
     DEFAULT_API_URL,
@@ -25,7 +25,7 @@ from nim_build.ngc import (
     SnapshotSource,
     load_api_key,
 )
-from nim_build.outputs import check_output
+from nim_build.outputs import check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
@@ -39,7 +39,6 @@ DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found w
 DEMO_DIR = Path("build/demo")
 
 
-INLINE_FAILURES = 3  # more failed models than this go one per line above the error
 MAX_CONCURRENCY = 64  # the fastest measured (README, Benchmarks); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
@@ -91,6 +90,10 @@ def check_api_url(text: str) -> str:
         raise ValueError(f"{text!r}: port 0 is not a port")
     if parts.query or parts.fragment:
         raise ValueError(f"{text!r}: a base URL takes no query or fragment")
+    if parts.username is not None or parts.password is not None:
+        # Never echoed: it would be a credential, sent to NGC beside the key and in messages.
+        shown = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+        raise ValueError(f"{shown!r}: a base URL takes no user name or password")
     return text.strip()
 
 
@@ -247,8 +250,18 @@ def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Pat
 
 
 def output_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
-    """`default_path`, checked before any request (a default folder is created when written)."""
-    return check_output(default_path(args, given, name), "--output", create_folders=given is None)
+    """`default_path`, checked before any request (a default folder is created when written).
+
+    --record and --eu-restricted must not name the same file: it would silently be replaced.
+    """
+    path = check_output(default_path(args, given, name), "--output", create_folders=given is None)
+    check_distinct({"--output": path, **written_or_read(args)})
+    return path
+
+
+def written_or_read(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The files besides --output (and --report) that a run writes or reads, by option."""
+    return {"--record": args.record, "--eu-restricted": getattr(args, "eu_restricted", None)}
 
 
 def _api_location(source: NgcSource) -> str:
@@ -300,6 +313,14 @@ def failure_report(failures: Sequence[ModelFailure]) -> tuple[str, tuple[str, ..
     Returns the tail of the error line and the detail lines printed above it.
     """
     ordered = sorted(failures, key=lambda f: f.resource_id)
-    if len(ordered) <= INLINE_FAILURES:
+    if len(ordered) <= INLINE_ITEMS:
         return "; ".join(map(str, ordered)), ()
-    return "listed above", tuple(f"  {f.resource_id}: {f.reason}" for f in ordered)
+    return LISTED_ABOVE, tuple(f"  {f.resource_id}: {f.reason}" for f in ordered)
+
+
+def annotation_text(error: NimBuildError) -> str:
+    """The error for a CI annotation, where nothing is printed above it."""
+    text = str(error)
+    if error.details and text.endswith(LISTED_ABOVE):
+        return text.removesuffix(LISTED_ABOVE) + "each listed in the log and the report"
+    return text

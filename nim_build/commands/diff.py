@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from nim_build.models import ModelEntry
-from nim_build.safe_text import escape_json_text
+from nim_build.safe_text import escape_json_text, redact
 from nim_build.steps.diff import diff
 from nim_build.steps.report import render_markdown
 
@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     changes = diff(_entries(args.old), new)
     if args.format == "json":
         text = json.dumps(changes.to_json(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-        text = escape_json_text(text)  # U+2028, C1 controls: \u escapes, never raw in a log
+        # U+2028, C1 controls: \u escapes, never raw in a log; a key-shaped string: redacted.
+        text = escape_json_text(redact(text))
     else:
         text = render_markdown(changes, new)
     sys.stdout.write(text)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from nim_build.errors import InputFileError, NimBuildError
+from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.http import HttpLimits
 from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
@@ -104,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
         client.close()
     failed = [answer for answer in answers if isinstance(answer, RegistryError)]
     if failed:
+        listed, details = itemize(sorted(str(error) for error in failed), "; ")
         raise RegistryError(
             f"{len(failed)} repositor{'y' if len(failed) == 1 else 'ies'} could not be read, "
-            "nothing written: " + "; ".join(sorted(str(error) for error in failed))
+            f"nothing written: {listed}",
+            details,
         )
     held = {
         entry.name: answer

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from nim_build import github, interrupts
 from nim_build.atomic import output_lock, write_atomically
-from nim_build.errors import NimBuildError, OutputError
-from nim_build.outputs import check_output
+from nim_build.errors import NimBuildError, OutputError, itemize
+from nim_build.outputs import check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
 from nim_build.steps.report import code, escape, render_failure, render_markdown
@@ -18,6 +18,7 @@ from nim_build.steps.validate import ValidationFailed
 
 from ._configmaps import read_previous
 from ._source import (
+    annotation_text,
     check_key,
     int_between,
     list_catalog,
@@ -25,6 +26,7 @@ from ._source import (
     output_path,
     request_summary,
     save_recording,
+    written_or_read,
 )
 from ._wording import plural
 from .generate import (
@@ -38,14 +40,6 @@ from .generate import add_arguments as add_generate_arguments
 
 log = logging.getLogger("nim_build")
 DEFAULT_MAX_REMOVALS = 5
-
-
-class TooManyRemovals(NimBuildError):
-    """The change would delete more models than allowed: likely a partial catalog answer."""
-
-    def __init__(self, message: str, changes: Diff) -> None:
-        super().__init__(message)
-        self.changes = changes  # what was refused, for the GitHub outputs
 
 
 @dataclass(frozen=True)
@@ -62,6 +56,18 @@ class RunOutcome:
             "removed": str(len(self.changes.removed)),
             "changed-models": str(len(self.changes.changed)),
         }
+
+
+class RunStopped(NimBuildError):
+    """A change was computed, then the run stopped; `outcome` says what was written."""
+
+    def __init__(self, message: str, outcome: RunOutcome, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message, details)
+        self.outcome = outcome
+
+
+class TooManyRemovals(RunStopped):
+    """The change would delete more models than allowed: likely a partial catalog answer."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +91,9 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
     """--report, else next to the output (whose folder was checked); before any request."""
     report: Path | None = args.report
     path = report or output.with_name(f"{output.stem}.report.md")
-    return check_output(path, "--report", create_folders=report is None)
+    check_output(path, "--report", create_folders=report is None)
+    check_distinct({"--output": output, "--report": path, **written_or_read(args)})
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
         with output_lock(output):
             outcome = _run(args, output, report_path)
     except NimBuildError as error:
-        github.annotate("error", str(error))
-        refused = error.changes if isinstance(error, TooManyRemovals) else Diff()
-        github.set_outputs(RunOutcome(refused, written=False).outputs())
+        github.annotate("error", annotation_text(error))
+        stopped = error.outcome if isinstance(error, RunStopped) else RunOutcome(Diff(), False)
+        github.set_outputs(stopped.outputs())
         raise
     github.set_outputs(outcome.outputs())
     return 0
@@ -109,6 +117,14 @@ def _publish(report_path: Path, report: str) -> None:
     """The report to its file and to the job summary: on every outcome after the key check."""
     write_atomically(report_path, report)
     github.append_summary(report)
+
+
+def _publish_why(report_path: Path, report: str) -> None:
+    """`_publish` for a run that is failing anyway: the failure stays the error, not this."""
+    try:
+        _publish(report_path, report)
+    except OutputError as error:
+        log.warning("the report was not written either: %s", error)
 
 
 def _failure_report(error: NimBuildError) -> str:
@@ -152,7 +168,7 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
                 source, args, output, previous, times, eu_list=eu_list, catalog=catalog
             )
         except NimBuildError as error:
-            _publish(report_path, _failure_report(error))
+            _publish_why(report_path, _failure_report(error))
             raise
         requests_made = request_summary(source)
     new_entries = {entry.name: entry for entry in generated.entries}
@@ -169,12 +185,13 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
             f"than the allowed {args.max_removals}.",
         )
     if refused:
-        _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+        _publish_why(report_path, render_markdown(changes, new_entries, notes=notes))
+        listed, details = itemize(changes.removed)
         raise TooManyRemovals(
             f"refusing to write {output}: {plural(len(changes.removed), 'model')} would be "
-            f"removed (more than --max-removals {args.max_removals}): "
-            + ", ".join(changes.removed),
-            changes,
+            f"removed (more than --max-removals {args.max_removals}): {listed}",
+            RunOutcome(changes, written=False),
+            details,
         )
     # The ConfigMap first, then the report that says what happened to it; a signal waits.
     with interrupts.deferred():
@@ -183,9 +200,12 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
                 written = write_atomically(output, generated.text)
         except OutputError as error:
             notes.insert(0, f"**Not written:** {escape(str(error))}")
+            _publish_why(report_path, render_markdown(changes, new_entries, notes=notes))
+            raise RunStopped(str(error), RunOutcome(changes, written=False)) from error
+        try:
             _publish(report_path, render_markdown(changes, new_entries, notes=notes))
-            raise
-        _publish(report_path, render_markdown(changes, new_entries, notes=notes))
+        except OutputError as error:  # the ConfigMap is written: the outputs must say so
+            raise RunStopped(str(error), RunOutcome(changes, written)) from error
     save_recording(source)
     log.info(
         "%s %s: %s; %d added, %d removed, %d changed; report %s; %s; %s",

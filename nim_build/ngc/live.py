@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from nim_build.http import BoundedClient, HttpError, HttpLimits, MiB, user_agent
+from nim_build.inputs import nested_deeper_than
 from nim_build.ngc.errors import RequestFailed
 from nim_build.ngc.source import Answer, SourceStats
 from nim_build.safe_text import register_secret
@@ -22,6 +23,8 @@ MODEL_ANSWER_VALUES = 50_000
 KEY_CHECK_CAP = 1 * MiB  # only the status is kept
 CATALOG_PAGE_CAP = 16 * MiB  # a real page of 1000 models is ~1.1 MB with ~100,000 values
 CATALOG_PAGE_VALUES = 1_000_000
+# A catalog page nests 8 deep; json.loads takes ~1,000 levels, redacting and recording do not.
+MAX_ANSWER_DEPTH = 64
 log = logging.getLogger(__name__)
 
 # The NGC source's name for the client's limits (`timeout` is the whole attempt).
@@ -142,10 +145,13 @@ class LiveSource:
                 f"{description}: answer from {url} holds more than {max_values:,} JSON values"
             )
         try:
-            return Answer(200, json.loads(answer.body))
+            body = json.loads(answer.body)
         except RecursionError as error:
             raise RequestFailed(f"{description}: answer from {url} is nested too deeply") from error
         except ValueError as error:  # includes bad UTF-8
             raise RequestFailed(f"{description}: malformed JSON in the answer from {url}") from (
                 error
             )
+        if nested_deeper_than(body, MAX_ANSWER_DEPTH):
+            raise RequestFailed(f"{description}: answer from {url} is nested too deeply")
+        return Answer(200, body)

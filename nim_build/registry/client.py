@@ -8,7 +8,6 @@ pull token for the repository's scope from the realm (with the credentials, if a
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from requests.utils import parse_header_links
 
 from nim_build.http import HttpLimits
+from nim_build.inputs import parse_json
+from nim_build.safe_text import clip, register_secret
 
 from .auth import Credentials
 from .errors import RegistryError
@@ -47,11 +48,18 @@ class Challenge:
         return cls(scheme.lower(), params)
 
 
+def _basic_value(credentials: Credentials) -> str:
+    """`user:password` in base64, as a Basic Authorization header carries it."""
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return base64.b64encode(pair).decode("ascii")
+
+
 def _error_codes(reply: Reply) -> str:
     """`CODE: message` of an OCI error body, if it has one."""
     try:
-        errors = json.loads(reply.body).get("errors") or []
-        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3])
+        errors = parse_json(reply.body).get("errors") or []
+        # The registry's own words: cut, so a hostile one cannot flood the log.
+        return "; ".join(clip(f"{e.get('code')}: {e.get('message')}", 200) for e in errors[:3])
     except (ValueError, AttributeError, TypeError):
         return ""
 
@@ -74,6 +82,9 @@ class RegistryClient:
         self.base_url = f"{'http' if plain_http else 'https'}://{location.host}"
         self.page_size = page_size
         self._credentials = credentials
+        if credentials is not None:  # a registry that echoes them cannot get them printed
+            register_secret(credentials.password)
+            register_secret(_basic_value(credentials))
         self._transport = Transport(
             concurrency=concurrency, limits=limits, verify=str(ca_file) if ca_file else True
         )
@@ -109,7 +120,7 @@ class RegistryClient:
 
     def _page_tags(self, reply: Reply, repository: str) -> list[str]:
         try:
-            document: Any = json.loads(reply.body)
+            document: Any = parse_json(reply.body)
             tags = document.get("tags") or []  # `null` for a repository without tags
         except (ValueError, AttributeError) as error:
             raise RegistryError(f"{repository}: tags/list answer is not JSON") from error
@@ -153,8 +164,7 @@ class RegistryClient:
     def _basic(self) -> dict[str, str]:
         if self._credentials is None:
             return {}
-        pair = f"{self._credentials.username}:{self._credentials.password}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {"Authorization": "Basic " + _basic_value(self._credentials)}
 
     def _auth_headers(self, repository: str, *, fresh: bool) -> dict[str, str]:
         challenge = self._challenge
@@ -188,7 +198,7 @@ class RegistryClient:
                 f"{description}: {urlsplit(realm).netloc} answered HTTP {reply.status}"
             )
         try:
-            document = json.loads(reply.body)
+            document = parse_json(reply.body)
             token = document.get("token") or document.get("access_token")
         except (ValueError, AttributeError) as error:
             raise RegistryError(f"{description}: answer is not JSON") from error

@@ -27,6 +27,9 @@ class RegistryLocation:
                 f"{text!r} is not host[:port][/path] with lowercase path components "
                 "(e.g. mirror.example.com:5000/nim-mirror)"
             )
+        port = re.search(r":([0-9]+)$", match.group(1))
+        if port and not 0 < int(port.group(1)) <= 65535:
+            raise ValueError(f"{text!r}: port {port.group(1)} is not from 1 to 65535")
         return cls(match.group(1), match.group(2).lstrip("/"))
 
     def __str__(self) -> str:

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nim_build.errors import NimBuildError
+from nim_build.errors import NimBuildError, itemize
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
+from nim_build.safe_text import clip
+from nim_build.steps.validate.messages import as_json, kind_of
 from nim_build.steps.validate.rules import RESOURCE_ID
 
 PAGE_SIZE = 1000
@@ -24,7 +26,8 @@ class CatalogError(NimBuildError):
 
 def _field(value: Any, name: str, kind: type, where: str) -> Any:
     if not isinstance(value, dict) or not isinstance(value.get(name), kind):
-        raise CatalogError(f"{where}: field '{name}' is missing or not a {kind.__name__}")
+        # In JSON's words ("an array"), not Python's ("a list").
+        raise CatalogError(f"{where}: field '{name}' is missing or not {kind_of(kind())}")
     return value[name]
 
 
@@ -32,7 +35,7 @@ def _count(body: Any, name: str, where: str) -> int:
     """A count field: an integer (not a boolean) from 0 to MAX_RESULTS."""
     value = _field(body, name, int, where)
     if isinstance(value, bool) or not 0 <= value <= MAX_RESULTS:
-        raise CatalogError(f"{where}: field '{name}' is {str(value)[:20]}, not a count")
+        raise CatalogError(f"{where}: field '{name}' is {as_json(value)}, not a count")
     return int(value)
 
 
@@ -49,7 +52,7 @@ def _resource(raw: Any, where: str) -> Resource:
     # Each part goes into a request path and an image name: lowercase OCI path components only.
     if not RESOURCE_ID.fullmatch(resource_id):
         raise CatalogError(
-            f"{where}: resourceId {resource_id[:200]!r} is not org/team/repo "
+            f"{where}: resourceId {clip(resource_id, 200)!r} is not org/team/repo "
             "(lowercase letters, digits and . _ - separators)"
         )
     org, team, repo = resource_id.split("/")
@@ -90,7 +93,7 @@ def _read_page(source: NgcSource, page: int, page_size: int) -> _Page:
     params = answer.body.get("params") if isinstance(answer.body, dict) else None
     answered = params.get("page", page) if isinstance(params, dict) else page
     if answered != page:
-        raise CatalogError(f"{where}: the answer is for page {str(answered)[:20]}")
+        raise CatalogError(f"{where}: the answer is for page {as_json(answered)}")
     return _Page(
         result_total=_count(answer.body, "resultTotal", where),
         page_total=_count(answer.body, "resultPageTotal", where),
@@ -169,4 +172,5 @@ def ensure_unique_names(resources: Iterable[Resource]) -> None:
         if other is not resource:
             clashes.append(f"{other.resource_id} and {resource.resource_id}")
     if clashes:
-        raise CatalogError("models would share a ConfigMap key: " + "; ".join(clashes))
+        listed, details = itemize(clashes, "; ")
+        raise CatalogError(f"models would share a ConfigMap key: {listed}", details)

@@ -19,7 +19,7 @@ from nim_build.errors import InputFileError
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
 from nim_build.safe_text import redact
 from nim_build.steps.validate.rules import surrogate_problems
-from nim_build.steps.yaml_scalars import needs_quotes
+from nim_build.steps.yaml_scalars import MAX_DEPTH, needs_quotes, nested_too_deeply
 
 CONFIGMAP_NAME = "nim-models-data"
 MANAGED_LABEL = "opendatahub.io/managed"
@@ -106,6 +106,8 @@ def render_configmap(
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; duplicate keys are an error (a loader would keep the last one)."""
+    if nested_too_deeply(text):
+        raise ConfigMapError(f"{source}: not valid YAML: nested more than {MAX_DEPTH} levels deep")
     yaml = YAML(typ="safe")  # the C parser when ruamel.yaml.clib is installed
     yaml.allow_duplicate_keys = False
     try:

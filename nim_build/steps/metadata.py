@@ -9,6 +9,7 @@ from nim_build.models import MetadataResult, ModelEntry, ModelFailure, Resource
 from nim_build.ngc.source import NgcSource
 from nim_build.steps.eu import UNAVAILABLE_FOR_LEGAL_REASONS
 from nim_build.steps.pool import ask_repository, map_bounded
+from nim_build.steps.validate.messages import as_json, kind_of
 
 
 class MalformedAnswer(Exception):
@@ -18,7 +19,7 @@ class MalformedAnswer(Exception):
 def _string(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str):
-        kind = "missing" if value is None else f"a {type(value).__name__}, not a string"
+        kind = "missing" if value is None else f"{kind_of(value)}, not a string"
         raise MalformedAnswer(f"$.{name} is {kind}")
     return value
 
@@ -26,11 +27,11 @@ def _string(body: dict[str, Any], name: str) -> str:
 def _tags(body: dict[str, Any]) -> tuple[str, ...]:
     tags = body.get("tags")
     if not isinstance(tags, list):
-        kind = "missing" if tags is None else f"a {type(tags).__name__}, not an array"
+        kind = "missing" if tags is None else f"{kind_of(tags)}, not an array"
         raise MalformedAnswer(f"$.tags is {kind}")
     for index, tag in enumerate(tags):
         if not isinstance(tag, str):
-            raise MalformedAnswer(f"$.tags[{index}] is a {type(tag).__name__}, not a string")
+            raise MalformedAnswer(f"$.tags[{index}] is {kind_of(tag)}, not a string")
     return tuple(tags)
 
 
@@ -51,9 +52,8 @@ def parse_metadata(resource: Resource, body: Any, *, eu_restricted: bool) -> Mod
     # The image is nvcr.io/{namespace}/{name}: an answer for another repo would ship a wrong one.
     expected_namespace = f"{resource.org}/{resource.team}"
     if entry.name != resource.repo or entry.namespace != expected_namespace:
-        raise MalformedAnswer(
-            f"answer is for {entry.namespace}/{entry.name}, not {resource.resource_id}"
-        )
+        answered = as_json(f"{entry.namespace}/{entry.name}")  # quoted, cut: it is API text
+        raise MalformedAnswer(f"answer is for {answered}, not {resource.resource_id}")
     return entry
 
 

@@ -1,4 +1,4 @@
-"""Which plain YAML scalars a loader would not read back as the same string.
+"""Which plain YAML scalars a loader would not read back as the same string; how deep YAML nests.
 
 Kubernetes tools read manifests by YAML 1.1 rules (go-yaml v2; PyYAML too), where `yes`, `no`,
 `on`, `off`, `y`, `n`, `012` (octal), `1_000`, `1:20` (base 60), `~` and `=` are not strings;
@@ -9,6 +9,13 @@ these must be quoted, or models silently merge into one boolean key.
 from __future__ import annotations
 
 import re
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+# A nim-models-data ConfigMap nests 3 deep; anything past this is not one.
+MAX_DEPTH = 64
 
 # The YAML 1.1 implicit types (yaml.org/type), as PyYAML's resolver spells them, plus the
 # `y`/`n` booleans of the spec that PyYAML leaves out and go-yaml v2 (kubectl) keeps.
@@ -46,3 +53,25 @@ def yaml11_type(text: str) -> str | None:
 def needs_quotes(text: str) -> bool:
     """True when `text` written as a plain scalar would not be read back as that string."""
     return yaml11_type(text) is not None or _YAML_1_2_NUMBER.fullmatch(text) is not None
+
+
+def nested_too_deeply(text: str, limit: int = MAX_DEPTH) -> bool:
+    """True when collections in `text` nest more than `limit` deep.
+
+    Load YAML only when this is False: ruamel's C composer recurses without a check (a
+    segfault at ~50,000 levels of `[` or `- `) and libyaml slows down quadratically with
+    flow depth (minutes for 200 KB). The parser's events come without recursion, and the
+    count stops at `limit`. Malformed YAML is False here: the loader reports it.
+    """
+    depth = 0
+    try:
+        for event in YAML(typ="safe").parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > limit:
+                    return True
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return False
+    return False

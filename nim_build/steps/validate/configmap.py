@@ -10,7 +10,12 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from nim_build.resources import CONFIGMAP_SCHEMA
-from nim_build.steps.yaml_scalars import needs_quotes, yaml11_type
+from nim_build.steps.yaml_scalars import (
+    MAX_DEPTH,
+    needs_quotes,
+    nested_too_deeply,
+    yaml11_type,
+)
 
 from .problems import Checked, Problem, json_path, shorten
 from .rules import decode_json, entry_problems, schema_problems
@@ -20,6 +25,8 @@ CONFIGMAP_LIMIT = 1_048_576
 
 
 def _compose(text: str) -> Node | None:
+    if nested_too_deeply(text):
+        raise YAMLError(f"nested more than {MAX_DEPTH} levels deep")
     # typ="safe" uses libyaml when ruamel.yaml.clib is installed (~25x faster), else pure Python.
     return YAML(typ="safe").compose(text)  # type: ignore[no-any-return]
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from jsonschema import ValidationError
 
+from nim_build.safe_text import clip
+
 _QUOTED_LIMIT = 60
 _KINDS = {
     "object": "an object",
@@ -30,7 +32,7 @@ def as_json(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):
         text = str(value)
-    return text if len(text) <= _QUOTED_LIMIT else text[: _QUOTED_LIMIT - 1] + "…"
+    return clip(text, _QUOTED_LIMIT)
 
 
 # bool before int: True is an int to Python, a boolean to JSON.

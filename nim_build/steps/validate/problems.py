@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nim_build.errors import NimBuildError
+from nim_build.safe_text import clip
 
 _MESSAGE_LIMIT = 300  # a schema message quotes the value; a 1 MB value must not flood stderr
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -65,5 +66,4 @@ def json_path(parts: Iterable[Any]) -> str:
 
 
 def shorten(message: str) -> str:
-    message = " ".join(message.split())
-    return message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 1] + "…"
+    return clip(" ".join(message.split()), _MESSAGE_LIMIT)
