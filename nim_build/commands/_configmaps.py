@@ -19,8 +19,7 @@ from nim_build.models import ConfigMapData
 from nim_build.steps.configmap import CONFIGMAP_NAME, ConfigMapError, parse_configmap
 from nim_build.steps.validate import Problem, check_text
 from nim_build.steps.yaml_scalars import nested_too_deeply
-
-from ._wording import plural
+from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
 

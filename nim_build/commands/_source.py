@@ -29,8 +29,7 @@ from nim_build.outputs import check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
-
-from ._wording import plural
+from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
 API_URL_ENV = "NGC_API_URL"

@@ -11,6 +11,7 @@ from nim_build.errors import NimBuildError
 from nim_build.progress import StepTimes
 from nim_build.steps.eu import probe_eu, render_eu_list
 from nim_build.steps.validate import ValidationFailed, validate_eu_list_text
+from nim_build.wording import plural
 
 from ._source import (
     add_source_arguments,
@@ -21,7 +22,6 @@ from ._source import (
     request_summary,
     save_recording,
 )
-from ._wording import plural
 
 log = logging.getLogger("nim_build")
 EU_LIST_NAME = "nim_eu_restricted.json"

@@ -23,6 +23,7 @@ from nim_build.steps.validate import (
     validate_configmap_text,
     validate_eu_list_text,
 )
+from nim_build.wording import plural
 
 from ._configmaps import read_previous
 from ._source import (
@@ -34,7 +35,6 @@ from ._source import (
     request_summary,
     save_recording,
 )
-from ._wording import plural
 
 log = logging.getLogger("nim_build")
 CONFIGMAP_NAME = "nim-models-data.yaml"

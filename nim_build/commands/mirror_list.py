@@ -19,10 +19,10 @@ from nim_build.steps.mirror import (
     SOURCE_REGISTRY,
     MirrorPlan,
     plan_images,
-    plural,
     select_models,
 )
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
+from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
 

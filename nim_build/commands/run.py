@@ -15,6 +15,7 @@ from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
 from nim_build.steps.report import code, escape, render_failure, render_markdown
 from nim_build.steps.validate import ValidationFailed
+from nim_build.wording import plural
 
 from ._configmaps import read_previous
 from ._source import (
@@ -28,7 +29,6 @@ from ._source import (
     save_recording,
     written_or_read,
 )
-from ._wording import plural
 from .generate import (
     CONFIGMAP_NAME,
     Generated,

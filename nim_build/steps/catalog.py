@@ -13,6 +13,7 @@ from nim_build.ngc.source import NgcSource
 from nim_build.safe_text import clip
 from nim_build.steps.validate.messages import as_json, kind_of
 from nim_build.steps.validate.rules import RESOURCE_ID
+from nim_build.wording import plural
 
 PAGE_SIZE = 1000
 MAX_PAGES = 100  # 100,000 models: far above reality, low enough that a broken answer stops
@@ -110,7 +111,7 @@ def _expected_pages(first: _Page, max_pages: int) -> int:
         return 1
     if pages == 0 or on_first == 0:
         raise CatalogError(
-            f"catalog: resultTotal is {total} but page 0 holds {on_first} models "
+            f"catalog: resultTotal is {total} but page 0 holds {plural(on_first, 'model')} "
             f"and resultPageTotal is {pages}"
         )
     # Page 0 shows the page size the server uses; a lying page count cannot make us page on.

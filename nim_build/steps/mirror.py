@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from nim_build.errors import NimBuildError
 from nim_build.models import ModelEntry
 from nim_build.registry import RegistryLocation
+from nim_build.wording import plural
 
 SOURCE_REGISTRY = "nvcr.io"
 ITMS_NAME = "nim-mirror"
@@ -91,10 +92,6 @@ def plan_images(entries: Iterable[ModelEntry], *, all_tags: bool) -> tuple[Plann
 
 
 # --------------------------------------------------------------------------- rendering
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _header(plan: MirrorPlan, what: str, *usage: str) -> str:
