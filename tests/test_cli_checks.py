@@ -451,3 +451,15 @@ def test_a_list_from_detect_eu_gives_no_warning(
     result = run_cli("generate", "--api-url", from_us.url, API_KEY)
     assert result.code == 0, result.err
     assert "warning" not in result.err
+
+
+def test_an_answer_to_the_key_check_is_not_called_unreachable(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc(default_models())
+    fake.fail_always("/v3/keys/", Fault.gzip_bomb(8 << 20))
+    result = run_cli("generate", "--api-url", fake.url, API_KEY)
+    assert result.code == 1
+    assert "cannot reach" not in result.error
+    assert result.error.startswith("nim-build: error: key check: POST http")
+    assert "answer larger than the 1 MiB cap (decoded)" in result.error

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
+from nim_build.http import TlsFailed, TransportFailed
 from nim_build.models import Catalog, ModelFailure
 from nim_build.ngc import (
     DEFAULT_API_URL,
@@ -280,7 +281,10 @@ def check_key(source: NgcSource, times: StepTimes) -> None:
     try:
         with times.step("key check"):
             answer = source.check_key()
-    except RequestFailed as error:  # the first request: say where it went
+    except RequestFailed as error:
+        if not isinstance(error.__cause__, TransportFailed | TlsFailed):
+            raise  # an answer came (too large, malformed, a redirect): its message says which
+        # The first request, and no answer: say where it went.
         raise RequestFailed(f"cannot reach {_api_location(source)}: {error}") from error
     if answer.status != 200:
         raise KeyRefused(f"NGC refused the API key (HTTP {answer.status})")
