@@ -463,3 +463,21 @@ def test_an_answer_to_the_key_check_is_not_called_unreachable(
     assert "cannot reach" not in result.error
     assert result.error.startswith("nim-build: error: key check: POST http")
     assert "answer larger than the 1 MiB cap (decoded)" in result.error
+
+
+def test_many_unknown_eu_entries_are_listed_one_per_line(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path
+) -> None:
+    gone = [FakeModel(team="meta", repo=f"retired-{n}") for n in range(5)]
+    eu_list = workdir / "eu.json"
+    eu_list.write_text(json.dumps([model.eu_entry() for model in gone]), encoding="utf-8")
+    result = run_cli(
+        "generate", "--api-url", fake_ngc.url, "--eu-restricted", str(eu_list), API_KEY
+    )
+    assert result.code == 0, result.err
+    lines = result.err.splitlines()
+    summary = next(i for i, line in enumerate(lines) if "EU list names 5 models" in line)
+    assert lines[summary].endswith("(renamed or gone?): listed above")
+    assert lines[summary - 5 : summary] == [
+        f"nim-build: warning: {model.resource_id}" for model in gone
+    ]

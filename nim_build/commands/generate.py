@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nim_build.atomic import output_lock, write_atomically
-from nim_build.errors import NimBuildError
+from nim_build.errors import NimBuildError, itemize
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
 from nim_build.ngc import NgcSource
@@ -164,10 +164,13 @@ def build_from_catalog(
     ensure_unique_names(catalog.resources)
     unknown = unknown_eu_entries(eu_list, catalog)
     if unknown:
+        tail, details = itemize(unknown)  # a long list one per line, like failed models
+        for line in details:
+            log.warning("%s", line.strip())
         log.warning(
             "the EU list names %s not in the catalog (renamed or gone?): %s",
             plural(len(unknown), "model"),
-            ", ".join(unknown),
+            tail,
         )
     with times.step("metadata"):
         result = fetch_metadata(
