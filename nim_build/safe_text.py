@@ -7,7 +7,6 @@ where `::add-mask::`, `::error::` or `::stop-commands::` at the start of a line 
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from typing import Any
@@ -109,10 +108,3 @@ def escape_json_text(text: str) -> str:
     no byte of it can break a line in a terminal or a CI log.
     """
     return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
-class SafeFormatter(logging.Formatter):
-    """Every log record through `safe_line`: one line, no key."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return safe_line(super().format(record))

@@ -59,7 +59,8 @@ def _data_key(name: str) -> str:
     return _Quoted(name) if needs_quotes(name) else name
 
 
-def _dumper() -> YAML:
+def yaml_dumper() -> YAML:
+    """The manifest dumper: fast, block style, manifest key order, no folded lines."""
     # The safe dumper uses libyaml's C emitter when ruamel.yaml.clib is installed (about 10x
     # faster than the round-trip dumper on 5,000 models); pure and C emit the same bytes.
     yaml = YAML(typ="safe")
@@ -99,7 +100,7 @@ def render_configmap(
         },
     }
     stream = StringIO()
-    _dumper().dump(document, stream)
+    yaml_dumper().dump(document, stream)
     header = "".join(f"# {line}\n" for line in HEADER.splitlines())
     return header + stream.getvalue()
 

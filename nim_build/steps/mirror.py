@@ -14,11 +14,10 @@ from dataclasses import dataclass, replace
 from io import StringIO
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from nim_build.errors import NimBuildError
 from nim_build.models import ModelEntry
 from nim_build.registry import RegistryLocation
+from nim_build.steps.configmap import yaml_dumper
 from nim_build.wording import plural
 
 SOURCE_REGISTRY = "nvcr.io"
@@ -105,13 +104,8 @@ def _header(plan: MirrorPlan, what: str, *usage: str) -> str:
 
 
 def _yaml(document: Mapping[str, Any]) -> str:
-    yaml = YAML(typ="safe")
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.default_flow_style = False
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
     stream = StringIO()
-    yaml.dump(document, stream)
+    yaml_dumper().dump(document, stream)  # the same YAML style as the ConfigMap
     return stream.getvalue()
 
 
