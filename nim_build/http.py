@@ -49,6 +49,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from nim_build.errors import NimBuildError
+from nim_build.wording import plural
 
 MiB = 1 << 20
 READ_CHUNK = 64 * 1024  # decoded bytes per read: one socket read, at most this much out
@@ -127,6 +128,11 @@ class RetryBudgetSpent(HttpError):
 
 def is_retryable(error: BaseException) -> bool:
     return isinstance(error, HttpError) and error.retryable
+
+
+def describe_failure(error: HttpError, attempts: int) -> str:
+    """The error, and for a retried one how often it was tried: `… after 5 attempts`."""
+    return f"{error} after {plural(attempts, 'attempt')}" if error.retryable else str(error)
 
 
 # --------------------------------------------------------------------------- answers

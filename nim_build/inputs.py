@@ -30,6 +30,10 @@ def read_text(path: Path) -> str:
     return text
 
 
+class NestedTooDeeply(ValueError):
+    """JSON nested deeper than Python's json module can follow."""
+
+
 def parse_json(data: str | bytes) -> Any:
     """`json.loads`, with JSON nested too deeply for Python a ValueError like any bad JSON.
 
@@ -39,7 +43,7 @@ def parse_json(data: str | bytes) -> Any:
     try:
         return json.loads(data)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise NestedTooDeeply("nested too deeply") from None
 
 
 def read_json(path: Path) -> Any:

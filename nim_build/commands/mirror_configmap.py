@@ -17,6 +17,7 @@ from nim_build.steps.configmap import CONFIGMAP_NAME, render_configmap
 from nim_build.steps.mirror import mirrored_catalog
 from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
+from nim_build.wording import plural
 
 from ._source import add_request_arguments
 from .mirror_list import add_input_arguments, checked_output, emit, read_entries
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         listed, details = itemize(sorted(str(error) for error in failed), "; ")
         raise RegistryError(
-            f"{len(failed)} repositor{'y' if len(failed) == 1 else 'ies'} could not be read, "
+            f"{plural(len(failed), 'repository', 'repositories')} could not be read, "
             f"nothing written: {listed}",
             details,
         )

@@ -7,8 +7,15 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from nim_build.http import BoundedClient, HttpError, HttpLimits, MiB, user_agent
-from nim_build.inputs import nested_deeper_than
+from nim_build.http import (
+    BoundedClient,
+    HttpError,
+    HttpLimits,
+    MiB,
+    describe_failure,
+    user_agent,
+)
+from nim_build.inputs import NestedTooDeeply, nested_deeper_than, parse_json
 from nim_build.ngc.errors import RequestFailed
 from nim_build.ngc.source import Answer, SourceStats
 from nim_build.safe_text import register_secret
@@ -133,11 +140,8 @@ class LiveSource:
         try:
             answer = self._client.request(method, url, max_body=max_body, **kwargs)
         except HttpError as error:
-            count = self.policy.attempts
-            attempts = (
-                f" after {count} attempt{'' if count == 1 else 's'}" if error.retryable else ""
-            )
-            raise RequestFailed(f"{description}: {error}{attempts}") from error
+            failure = describe_failure(error, self.policy.attempts)
+            raise RequestFailed(f"{description}: {failure}") from error
         if max_values is None or answer.status != 200:
             return Answer(answer.status)
         if _json_values(answer.body) > max_values:
@@ -145,8 +149,8 @@ class LiveSource:
                 f"{description}: answer from {url} holds more than {max_values:,} JSON values"
             )
         try:
-            body = json.loads(answer.body)
-        except RecursionError as error:
+            body = parse_json(answer.body)
+        except NestedTooDeeply as error:
             raise RequestFailed(f"{description}: answer from {url} is nested too deeply") from error
         except ValueError as error:  # includes bad UTF-8
             raise RequestFailed(f"{description}: malformed JSON in the answer from {url}") from (

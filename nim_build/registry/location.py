@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 
 # The OCI reference grammar the validator already uses for image names.
-from nim_build.steps.validate.rules import _DOMAIN, _PATH_COMPONENT
+from nim_build.steps.validate.rules import DOMAIN, PATH_COMPONENT
 
-_LOCATION = re.compile(rf"({_DOMAIN})((?:/{_PATH_COMPONENT})*)", re.ASCII)
+_LOCATION = re.compile(rf"({DOMAIN})((?:/{PATH_COMPONENT})*)", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nim_build.http import BoundedClient, HttpAnswer, HttpError, HttpLimits, TlsFailed, user_agent
+from nim_build.http import (
+    BoundedClient,
+    HttpAnswer,
+    HttpError,
+    HttpLimits,
+    TlsFailed,
+    describe_failure,
+    user_agent,
+)
 from nim_build.ngc.source import SourceStats
 
 from .errors import RegistryError
@@ -62,6 +70,5 @@ class Transport:
                 "talks HTTP"
             ) from error
         except HttpError as error:
-            count = self.limits.attempts
-            after = f" after {count} attempt{'' if count == 1 else 's'}" if error.retryable else ""
-            raise RegistryError(f"{description}: {error}{after}") from error
+            failure = describe_failure(error, self.limits.attempts)
+            raise RegistryError(f"{description}: {failure}") from error
