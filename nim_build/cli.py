@@ -16,6 +16,7 @@ from nim_build.commands import (
     generate,
     mirror_configmap,
     mirror_list,
+    place,
     run,
     validate,
 )
@@ -36,6 +37,7 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "run": (run, "the release pipeline: generate, validate, diff, guard, write, report"),
     "mirror-list": (mirror_list, "air-gap: the NIM images to mirror, in a mirroring tool's format"),
     "mirror-configmap": (mirror_configmap, "air-gap: a ConfigMap of what a mirror registry holds"),
+    "place": (place, "put a ConfigMap into a kustomize manifests checkout; check that it renders"),
 }
 NGC_COMMANDS = frozenset({"detect-eu", "generate", "run"})
 
