@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -22,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from nim_build.kustomize import RenderError
-from nim_build.safe_text import clip
+from nim_build.safe_text import clip, redact
 from nim_build.steps.yaml_scalars import MAX_DEPTH, nested_too_deeply
 
 RENDER_TIMEOUT = 120.0  # seconds; odh-model-controller's config/base renders in well under 1 s
@@ -130,14 +131,29 @@ def run_bounded(argv: list[str], what: str, timeout: float, limit: int = MAX_OUT
                 stream.close()
 
 
-def render(folder: Path, shown: str, timeout: float = RENDER_TIMEOUT) -> list[Any]:
-    """The documents `folder` renders to (`shown`: how messages name it)."""
+# klog's prefix on kubectl's error line, e.g.
+# `E1130 09:44:41.462703  23457 run.go:72] "command failed" err=`
+_KLOG = re.compile(r'^[EFIW]\d{4} [\d:.]+ +\d+ [\w.:]+\] "command failed" err=')
+
+
+def _cause(stderr: bytes, root: Path) -> str:
+    """The renderer's error in one line: checkout paths made relative, and its end kept,
+    where kustomize puts the innermost cause (the file that is missing, the bad field)."""
+    text = " ".join(stderr.decode("utf-8", "replace").split())
+    text = _KLOG.sub("", text).strip('"')
+    for folder in {str(root.absolute()), os.path.realpath(root)}:
+        text = text.replace(folder + "/", "")
+    text = redact(text) or "no message"
+    return text if len(text) <= _STDERR_SHOWN else "…" + text[-(_STDERR_SHOWN - 1) :]
+
+
+def render(folder: Path, root: Path, shown: str, timeout: float = RENDER_TIMEOUT) -> list[Any]:
+    """The documents `folder` (inside the checkout `root`) renders to; `shown` names it."""
     command = renderer()
     what = f"`{Path(command[0]).name} {command[1]} {shown}`"
     finished = run_bounded([*command, str(folder)], what, timeout)
     if finished.code != 0:
-        cause = " ".join(finished.err.decode("utf-8", "replace").split()) or "no message"
-        cause = clip(cause, _STDERR_SHOWN)
+        cause = _cause(finished.err, root)
         raise RenderError(f"{what} failed (exit code {finished.code}): {cause}")
     return parse_stream(finished.out, what)
 

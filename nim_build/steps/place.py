@@ -144,7 +144,8 @@ def _check_rendered(
     request: Request, checkout: Checkout, placed: str, overlay: str, document: dict[str, Any]
 ) -> Placement:
     name, data = str(document["metadata"]["name"]), document.get("data") or {}
-    rendered = render(checkout.inside(overlay, "--render"), overlay, request.timeout)
+    folder = checkout.inside(overlay, "--render")
+    rendered = render(folder, checkout.root, overlay, request.timeout)
     found = configmaps_named(rendered, name)
     if not found:
         raise RenderError(_not_rendered(checkout, request, placed, overlay))
