@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -85,7 +86,7 @@ def _files(root: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-def _kustomize(folder: Path) -> list[dict[str, object]]:
+def _kustomize(folder: Path) -> list[dict[str, Any]]:
     done = subprocess.run(
         ["kubectl", "kustomize", str(folder)], capture_output=True, check=True, timeout=60
     )
