@@ -684,11 +684,18 @@ FAKE_ROOT_TOOLS = {
         "#!/bin/bash\n"
         'echo "${SUDO_USER:+sudo }DEBIAN_FRONTEND=$DEBIAN_FRONTEND apt-get $*" >> "$FAKE_LOG"\n'
     ),
+    # `apt-cache policy PACKAGE`: a candidate unless PACKAGE is in FAKE_NOT_IN_APT.
+    "apt-cache": (
+        "#!/bin/bash\n"
+        'if [[ " $FAKE_NOT_IN_APT " == *" $2 "* ]]; then echo "  Candidate: (none)"\n'
+        'else echo "  Candidate: 1.0"; fi\n'
+    ),
 }
 
 
 APT = "DEBIAN_FRONTEND=noninteractive apt-get"
-APT_CALLS = [f"{APT} update -qq", f"{APT} install -y -qq docker-registry skopeo"]
+APT_CALLS = [f"{APT} update -qq", f"{APT} install -y -qq docker-registry skopeo kubectl"]
+TOOLS = ["docker-registry", "skopeo", "kubectl"]
 
 
 @pytest.mark.parametrize(
@@ -697,10 +704,11 @@ APT_CALLS = [f"{APT} update -qq", f"{APT} install -y -qq docker-registry skopeo"
         ("1001", "0", [], ["sudo -n true", *(f"sudo {call}" for call in APT_CALLS)]),
         ("0", "1", [], APT_CALLS),
         ("1001", "1", [], ["sudo -n true"]),
-        ("1001", "0", ["docker-registry", "skopeo"], []),
-        ("0", "1", ["docker-registry"], [f"{APT} update -qq", f"{APT} install -y -qq skopeo"]),
+        ("1001", "0", TOOLS, []),
+        ("0", "1", TOOLS[::2], [f"{APT} update -qq", f"{APT} install -y -qq skopeo"]),
+        ("0", "1", TOOLS[:2], [f"{APT} update -qq"]),  # kubectl: no apt candidate here
     ],
-    ids=["sudo", "root", "neither", "present", "one-missing"],
+    ids=["sudo", "root", "neither", "present", "one-missing", "not-in-apt"],
 )
 def test_ci_installs_the_registry_tools(
     tmp_path: Path, uid: str, sudo_rc: str, present: list[str], expected: list[str]
@@ -719,6 +727,7 @@ def test_ci_installs_the_registry_tools(
         "FAKE_UID": uid,
         "FAKE_SUDO_RC": sudo_rc,
         "FAKE_LOG": str(log),
+        "FAKE_NOT_IN_APT": "kubectl" if present == TOOLS[:2] else "",
     }
     done = run_program(
         ["/bin/bash", str(ROOT / ".ci" / "install-test-tools")], cwd=tmp_path, env=environment
@@ -726,6 +735,7 @@ def test_ci_installs_the_registry_tools(
     assert done.returncode == 0, done.stderr
     assert log.read_text(encoding="utf-8").splitlines() == expected
     assert ("not root, no passwordless sudo" in done.stderr) == (expected == ["sudo -n true"])
+    assert ("no apt candidate for kubectl" in done.stderr) == (present == TOOLS[:2])
 
 
 def test_dependabot_keeps_every_pin_current() -> None:
