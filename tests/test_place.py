@@ -239,20 +239,48 @@ def test_renamed_by_a_name_prefix_is_not_rendered(
     assert f"{PLACED} is not rendered from config/base" in result.error
 
 
-def test_render_timeout_stops_a_hung_kubectl(
-    tree: Path, workdir: Path, place: Callable[..., CliResult]
-) -> None:
-    # Our own stand-in for a hung tool; every other test runs the real kubectl.
+@needs_kubectl
+def test_rendered_twice(tree: Path, place: Callable[..., CliResult]) -> None:
+    # A second overlay takes config/nim into another namespace beside config/base's.
+    for folder, text in {
+        "config/other": "namespace: other\nresources:\n- ../nim\n",
+        "config/both": "resources:\n- ../base\n- ../other\n",
+    }.items():
+        (tree / folder).mkdir()
+        (tree / folder / "kustomization.yaml").write_text(text)
+    result = place("--path", PLACED, *WIRED, "--render", "config/both")
+    assert result.code == 1
+    assert result.error == (
+        f"nim-build: error: {PLACED}: config/both renders 2 ConfigMaps named nim-models-data "
+        "(namespaces opendatahub, other); exactly one may deploy"
+    )
+
+
+def _fake_kubectl(workdir: Path, script: str) -> dict[str, str]:
+    """PATH with a stand-in `kubectl` running `script` first."""
     bin_folder = workdir / "bin"
     bin_folder.mkdir()
     fake = bin_folder / "kubectl"
-    fake.write_text("#!/bin/sh\nsleep 60\n")
+    fake.write_text(f"#!/bin/sh\n{script}\n")
     fake.chmod(0o755)
-    path = f"{bin_folder}{os.pathsep}{os.environ['PATH']}"
-    started = time.monotonic()
-    result = place(
-        "--path", PLACED, "--render", "config/base", "--render-timeout", "1", env={"PATH": path}
+    return {"PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_endless_output_is_cut(tree: Path, workdir: Path, place: Callable[..., CliResult]) -> None:
+    result = place("--path", PLACED, "--render", "config/base", env=_fake_kubectl(workdir, "yes"))
+    assert result.code == 1
+    assert result.error == (
+        "nim-build: error: `kubectl kustomize config/base` printed more than 64 MiB; stopped"
     )
+
+
+def test_render_timeout_stops_a_hung_kubectl(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # Our own stand-in for a hung tool; the other render tests run the real kubectl.
+    env = _fake_kubectl(workdir, "sleep 60")
+    started = time.monotonic()
+    result = place("--path", PLACED, "--render", "config/base", "--render-timeout", "1", env=env)
     assert time.monotonic() - started < 20  # the sleep (its child) was killed too
     assert result.code == 1
     assert result.error == (
