@@ -65,24 +65,23 @@ def _clean(relative: str) -> str:
     return posixpath.normpath(relative)
 
 
-def _unchanged_or_ours(target: Path, shown: str, name: str) -> None:
-    """Refuse to replace a file at --path that is not a ConfigMap called `name`."""
+def _refuse_another_file(target: Path, shown: str, name: str) -> None:
+    """UsageError when --path holds something other than a ConfigMap called `name`."""
     if not target.exists():
         return
     text = read_text(target)
     try:
         document = load_yaml(text, shown)
-    except ConfigMapError:
-        document = None  # unparsable, e.g. merge conflict markers: ours if it names it
-        if f"name: {name}" in text:
-            return
-    metadata = document.get("metadata") if isinstance(document, dict) else None
-    if not (
-        isinstance(document, dict)
-        and document.get("kind") == "ConfigMap"
-        and isinstance(metadata, dict)
-        and metadata.get("name") == name
-    ) and (document is not None or text.strip()):
+    except ConfigMapError:  # unparsable, e.g. merge conflict markers: ours if it names it
+        ours = f"name: {name}" in text
+    else:
+        metadata = document.get("metadata") if isinstance(document, dict) else None
+        ours = document is None or (
+            isinstance(metadata, dict)
+            and document.get("kind") == "ConfigMap"
+            and metadata.get("name") == name
+        )
+    if not ours:
         raise UsageError(
             f"refusing to overwrite {shown}: it is not the {name} ConfigMap "
             "(name another --path, or move the file away)"
@@ -187,7 +186,7 @@ def place(text: str, request: Request) -> Placement:
         overlay = checkout.inside(request.render, "--render")
         if not overlay.is_dir():
             raise UsageError(f"--render {request.render}: not a folder of the checkout")
-    _unchanged_or_ours(target, placed, str(document["metadata"]["name"]))
+    _refuse_another_file(target, placed, str(document["metadata"]["name"]))
     writes = [_Write(target, placed, text), *_wiring(checkout, request, target)]
     for write in writes:
         written = write.text is not None and write_atomically(write.path, write.text)
