@@ -8,6 +8,7 @@ anchor is its text slugged the way GitHub does it, and links inside code are not
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,16 @@ _LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\"
 def pages() -> list[Path]:
     """README.md and docs/*.md, in a stable order."""
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def example_pages() -> list[Path]:
+    """The pages whose examples run: `pages()`, or the glob in $NIM_BUILD_DOC_PAGES.
+
+    The variable (e.g. `docs/incoming/*.md`) runs the examples of drafts before they are folded
+    into a page.
+    """
+    chosen = os.environ.get("NIM_BUILD_DOC_PAGES")
+    return sorted(ROOT.glob(chosen)) if chosen else pages()
 
 
 def page_id(path: Path) -> str:

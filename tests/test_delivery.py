@@ -53,7 +53,7 @@ USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\s*$")
 TEKTON_REFERENCE = re.compile(r"\$\((?:params|workspaces|results|context|steps|tasks)\.")
 
-# Read from each action's action.yml at its release tags (docs/github-actions.md, "Keeping the pins current").
+# Read from each action's action.yml at its release tags (docs/github-actions.md, pins).
 FIRST_NODE24_MAJOR = {
     "actions/checkout": 5,
     "actions/setup-python": 6,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import API_KEY
-from tests.doc_pages import Block, blocks, pages
+from tests.doc_pages import Block, blocks, example_pages, pages
 from tests.fake_ngc import FakeNgc
 from tests.registry import Registry, TinyImage, push_image
 
@@ -30,7 +30,7 @@ MIRRORED = {
     "airgap/nim/nvidia/llama-3.3-nemotron-super-49b-v1": "1",
 }
 
-EXAMPLES = [block for page in pages() for block in blocks(page) if block.lang in RUNNABLE]
+EXAMPLES = [block for page in example_pages() for block in blocks(page) if block.lang in RUNNABLE]
 
 
 def console_script(text: str) -> str:
@@ -114,7 +114,7 @@ def test_the_example_runs(
 def test_every_page_is_found() -> None:
     names = {page.name for page in pages()}
     assert {"README.md", "reference.md", "konflux.md", "development.md"} <= names
-    assert EXAMPLES, "no runnable example found"
+    assert any(block.lang in RUNNABLE for page in pages() for block in blocks(page))
 
 
 @pytest.mark.parametrize(

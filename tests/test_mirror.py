@@ -502,7 +502,7 @@ def test_a_signal_ends_a_stuck_mirror_configmap_at_once(
 
 
 def test_the_mirror_benchmark_runs(tmp_path: Path) -> None:
-    """benchmarks/bench_mirror.py, small: the figures of docs/benchmarks.md come from a script that works."""
+    """benchmarks/bench_mirror.py, small: the figures of docs/benchmarks.md come from it."""
     needs("docker-registry", "docker-registry")
     needs("openssl", "openssl")
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mirror.py"
