@@ -86,7 +86,7 @@ def test_the_example_runs(
     block: Block, tmp_path: Path, make_fake_ngc: Callable[..., FakeNgc]
 ) -> None:
     if block.skip:
-        pytest.skip(block.skip)
+        pytest.skip(f"{block.id}: {block.skip}")
     folder = tmp_path / "work"
     folder.mkdir()
     environment = _environment(folder, make_fake_ngc())
