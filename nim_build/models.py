@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# The dashboard reads exactly these fields, in this order (the ConfigMap contract in README.md).
+# The dashboard reads exactly these fields, in this order (the contract in docs/reference.md).
 CONTRACT_FIELDS: tuple[str, ...] = (
     "name",
     "displayName",

@@ -312,7 +312,7 @@ def models_from_captures(*, eu: bool = False) -> list[FakeModel]:
             updated_date=tags.get("updatedDate", "2026-02-04T19:47:27.380Z"),
             catalog_latest_tag="1.15.5",
         ),
-        # README's example entry, field for field.
+        # docs/reference.md's example entry, field for field.
         FakeModel(
             team="baai",
             repo="bge-large-zh-v1-5",

@@ -53,7 +53,7 @@ USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\s*$")
 TEKTON_REFERENCE = re.compile(r"\$\((?:params|workspaces|results|context|steps|tasks)\.")
 
-# Read from each action's action.yml at its release tags (README, "Keeping the pins current").
+# Read from each action's action.yml at its release tags (docs/github-actions.md, pins).
 FIRST_NODE24_MAJOR = {
     "actions/checkout": 5,
     "actions/setup-python": 6,
@@ -773,7 +773,7 @@ def test_task_params_results_workspace(task: dict[str, Any]) -> None:
     assert params["snapshot-path"]["default"] == ""
     assert params["max-removals"]["default"] == "5"
     assert params["hermetic"]["default"] == "false"
-    # The repository's copy names the moving tag; a release pins the digest (README).
+    # The repository's copy names the moving tag; a release pins the digest (docs/konflux.md).
     assert params["image"]["default"].startswith("quay.io/opendatahub/nim-build:")
     assert "digest" in params["image"]["description"]
     assert {r["name"] for r in spec["results"]} == TASK_RESULTS

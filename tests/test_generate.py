@@ -40,8 +40,8 @@ OUTPUT = Path("generated/nim-models-data.yaml")
 LLAMA = "llama-3.1-8b-instruct"
 BGE = "bge-large-zh-v1-5"
 
-# README's example entry, byte for byte.
-README_ENTRY = """\
+# The example entry of docs/reference.md (tests/test_docs_pages.py), byte for byte.
+DOCS_ENTRY = """\
   bge-large-zh-v1-5: |
     {
       "name": "bge-large-zh-v1-5",
@@ -109,7 +109,7 @@ def test_data_keys_sorted_values_literal_json(
 
 def test_entry_in_the_reference_format(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     assert generate(run_cli, fake_ngc).code == 0
-    assert README_ENTRY in (workdir / OUTPUT).read_text(encoding="utf-8")
+    assert DOCS_ENTRY in (workdir / OUTPUT).read_text(encoding="utf-8")
 
 
 def test_non_ascii_kept_as_is(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:

@@ -502,7 +502,7 @@ def test_a_signal_ends_a_stuck_mirror_configmap_at_once(
 
 
 def test_the_mirror_benchmark_runs(tmp_path: Path) -> None:
-    """benchmarks/bench_mirror.py, small: the README's figures come from a script that works."""
+    """benchmarks/bench_mirror.py, small: the figures of docs/benchmarks.md come from it."""
     needs("docker-registry", "docker-registry")
     needs("openssl", "openssl")
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mirror.py"
@@ -551,7 +551,7 @@ def test_skopeo_sync_reads_the_skopeo_format(
     )
     assert done.returncode == 0, done.stderr
     by_name = entries_by_name()
-    # Without --scoped skopeo keeps only the last path component (README).
+    # Without --scoped skopeo keeps only the last path component (docs/air-gap.md).
     planned = {f"{name}:{tag}" for name in (BGE, MISTRAL) for tag in by_name[name].tags}
     assert {path.name for path in copied.iterdir()} == planned
 

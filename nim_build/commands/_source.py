@@ -39,7 +39,7 @@ DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found w
 DEMO_DIR = Path("build/demo")
 
 
-MAX_CONCURRENCY = 64  # the fastest measured (README, Benchmarks); more threads invite 429s
+MAX_CONCURRENCY = 64  # the fastest measured (docs/benchmarks.md); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
 
