@@ -40,7 +40,6 @@ TARGETS_SCHEMA = ROOT / ".github" / "nim-targets.schema.json"
 TARGETS_SCRIPT = ROOT / ".github" / "scripts" / "nim_targets.py"
 RELEASE_ENVIRONMENT = "nim-release"
 CONTAINERFILE = ROOT / "Containerfile"
-PIPELINERUN = ROOT / ".tekton" / "nim-build-push.yaml"
 PYPROJECT = ROOT / "pyproject.toml"
 BASE_IMAGE = re.compile(
     r"BASE_IMAGE=registry\.access\.redhat\.com/ubi9/python-312@sha256:[0-9a-f]{64}"
@@ -891,26 +890,6 @@ def test_locks_pin_every_requirement_with_hashes(lock: str, section: tuple[str, 
         name = canonicalize_name(req.name)
         assert name in locked, f"{lock}: {req.name} is not locked"
         assert req.specifier.contains(locked[name][0]), f"{lock}: {req} vs {locked[name][0]}"
-
-
-def test_konflux_pipelinerun_prefetches_the_locks() -> None:
-    run = load_yaml(PIPELINERUN)
-    assert run["apiVersion"] == "tekton.dev/v1" and run["kind"] == "PipelineRun"
-    params = {p["name"]: p["value"] for p in run["spec"]["params"]}
-    assert params["hermetic"] == "true"
-    assert (ROOT / params["path-context"] / params["dockerfile"]) == CONTAINERFILE
-    [pip] = json.loads(params["prefetch-input"])
-    assert pip["type"] == "pip" and pip["path"] == "."
-    for key in ("requirements_files", "requirements_build_files"):
-        assert pip[key] and all((ROOT / name).is_file() for name in pip[key]), key
-    binary = pip["binary"]
-    assert binary["py_version"] == 312
-    archs = set(binary["arch"].split(","))
-    platforms = {p.removeprefix("linux/") for p in params["build-platforms"]}
-    assert archs == {"x86_64", "aarch64"}
-    assert platforms == {"x86_64", "arm64"}, "one platform per prefetched wheel architecture"
-    ref = {p["name"]: p["value"] for p in run["spec"]["pipelineRef"]["params"]}
-    assert ref["name"] == "docker-build-multi-platform-oci-ta"
 
 
 # --------------------------------------------------------------------------- Task script, executed
