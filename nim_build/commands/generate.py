@@ -13,6 +13,7 @@ from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
 from nim_build.ngc import NgcSource
+from nim_build.outputs import check_distinct
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path
 from nim_build.steps.catalog import ensure_unique_names
@@ -35,6 +36,7 @@ from ._source import (
     output_path,
     request_summary,
     save_recording,
+    written_or_read,
 )
 from ._stdio import STDIO, is_stdio, output_name
 
@@ -210,6 +212,7 @@ def build_from_catalog(
 
 def run(args: argparse.Namespace) -> int:
     if is_stdio(args.output):  # nothing on disk: no lock, no previous ConfigMap
+        check_distinct(written_or_read(args))
         return _generate(args, Path(STDIO))
     output = output_path(args, args.output, CONFIGMAP_NAME)
     # One run at a time from reading the current file (for carry-over) to writing the new one.
