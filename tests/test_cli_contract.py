@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import pty
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from nim_build import progress
 from nim_build.steps.configmap import ConfigMapError, parse_configmap, render_configmap
 from nim_build.steps.eu import render_eu_list
-from tests.conftest import API_KEY, CliResult
+from tests.conftest import API_KEY, CliResult, stderr_on_a_terminal
 from tests.entries import make_entry
 from tests.fake_ngc import FakeNgc, Fault, default_models, synthetic_models
 
@@ -372,34 +370,12 @@ def test_a_run_within_a_second_shows_no_progress_lines(
     assert "wrote generated/nim-models-data.yaml" in result.err
 
 
-def _stderr_on_a_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> str:
-    controller, terminal = pty.openpty()
-    command = [sys.executable, "-m", "nim_build", *argv]
-    with subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=terminal
-    ) as process:
-        os.close(terminal)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert process.wait(timeout=60) == 0
-    os.close(controller)
-    return b"".join(chunks).decode("utf-8")
-
-
 def test_a_dumb_terminal_gets_no_escape_codes(
     make_fake_ngc: Callable[..., FakeNgc], workdir: Path
 ) -> None:
     fake = make_fake_ngc(synthetic_models(30, seed=5), latency=0.05)  # 1.5 s: progress shows
     env = {**os.environ, "NGC_API_KEY": API_KEY, "PYTHONIOENCODING": "utf-8", "TERM": "dumb"}
-    shown = _stderr_on_a_terminal(
-        ["generate", "--api-url", fake.url, "--concurrency", "1"], env, workdir
-    )
+    argv = ["generate", "--api-url", fake.url, "--concurrency", "1"]
+    shown = stderr_on_a_terminal(argv, cwd=workdir, env=env)
     assert "\x1b" not in shown and "\r\x1b" not in shown
     assert re.search(r"^fetch metadata: 30/30 \(100%\)\r?$", shown, re.MULTILINE), shown
