@@ -21,6 +21,7 @@ from nim_build.commands import (
     validate,
 )
 from nim_build.commands._source import DEPRECATION_NOTES
+from nim_build.commands._stdio import Direction, stdio_misuse
 from nim_build.errors import NimBuildError, UsageError
 from nim_build.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
 from nim_build.progress import LogHandler
@@ -40,6 +41,27 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "place": (place, "put a ConfigMap into a kustomize manifests checkout; check that it renders"),
 }
 NGC_COMMANDS = frozenset({"detect-eu", "generate", "run"})
+# What -v adds, per command; a command it adds nothing to accepts it but does not list it.
+VERBOSE_HELP = dict.fromkeys(
+    NGC_COMMANDS, "also show each retry and each model left out of the catalog"
+) | {"mirror-configmap": "also show each retry"}
+# Arguments that take `-`: stdin for an input, stdout for an output (elsewhere it is refused).
+STDIO_ARGUMENTS: dict[str, dict[str, Direction]] = {
+    "validate": {"paths": "in"},
+    "diff": {"old": "in", "new": "in"},
+    "generate": {"output": "out"},
+    "mirror-list": {"configmap": "in", "output": "out"},
+    "mirror-configmap": {"configmap": "in", "output": "out"},
+}
+KEY_SOURCES = "$NGC_API_KEY or --api-key-file PATH"
+# The key leads the synopsis: an API_KEY argument still works (nim_metadata.sh's
+# `generate KEY`) but other users see it in `ps`, and it stays in shell history.
+NGC_USAGE = f"%(prog)s [options]   (NGC key: {KEY_SOURCES})"
+NGC_KEY_NOTE = (
+    f"The NGC key is read from {KEY_SOURCES}. A key given as the API_KEY argument still "
+    "works, with a warning: other users see it in `ps`, and it stays in shell history."
+)
+COMMAND_PARSER = "command_parser"  # namespace attribute: the parser of the command given
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,12 +90,18 @@ def _version() -> str:
         return "unknown"
 
 
-def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str, *, top: bool) -> None:
+def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str | None, *, top: bool) -> None:
     # Accepted before and after the command (like pip): the copy on each command must not
     # reset what was given before it, so it only sets a value when used.
     default = False if top else argparse.SUPPRESS
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-v", "--verbose", action="store_true", default=default, help=verbose_help)
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help=verbose_help or argparse.SUPPRESS,
+    )
     group.add_argument(
         "-q", "--quiet", action="store_true", default=default, help="only warnings and errors"
     )
@@ -82,22 +110,23 @@ def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str, *, top: b
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Fetch NVIDIA NIM model metadata from NGC into the nim-models-data ConfigMap.",
+        description="Fetch NVIDIA NIM model metadata from NGC into the nim-models-data "
+        f"ConfigMap. NGC commands read the key from {KEY_SOURCES}.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    _add_verbosity(parser, "more detail (NGC commands: each retry)", top=True)
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
-    )
+    _add_verbosity(parser, "more detail (NGC and registry commands: each retry)", top=True)
+    # Not required: a bare `nim-build` prints the whole help (main), not a one-line error.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, summary) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary)
         if name in NGC_COMMANDS:
-            verbose_help = "also show each retry and each model left out of the catalog"
+            sub = commands.add_parser(
+                name, help=summary, description=f"{summary}. {NGC_KEY_NOTE}", usage=NGC_USAGE
+            )
         else:
-            verbose_help = "debug messages"
-        _add_verbosity(sub, verbose_help, top=False)
+            sub = commands.add_parser(name, help=summary, description=summary)
+        _add_verbosity(sub, VERBOSE_HELP.get(name), top=False)
         module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        sub.set_defaults(handler=module.run, **{COMMAND_PARSER: sub})
     return parser
 
 
@@ -120,8 +149,16 @@ def _fail(error: NimBuildError, lines: Sequence[object] = ()) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # like git: the help, and a failure (nothing was done)
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    # Usage lines and errors come from the command's own parser, not the top-level one.
+    command_parser: argparse.ArgumentParser = getattr(args, COMMAND_PARSER)
     if args.verbose and args.quiet:
-        parser.error("-q/--quiet and -v/--verbose cannot be combined")
+        command_parser.error("-q/--quiet and -v/--verbose cannot be combined")
+    misuse = stdio_misuse(command_parser, args, STDIO_ARGUMENTS.get(args.command, {}))
+    if misuse:
+        command_parser.error(misuse)
     _configure_logging(args.verbose, args.quiet)
     log = logging.getLogger("nim_build")
     for note in sorted(getattr(args, DEPRECATION_NOTES, ())):
@@ -133,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(error, error.problems)
         return EXIT_FAILURE
     except UsageError as error:
-        parser.print_usage(sys.stderr)
+        command_parser.print_usage(sys.stderr)
         _fail(error)
         return EXIT_USAGE
     except NimBuildError as error:

@@ -49,6 +49,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from nim_build.errors import NimBuildError
+from nim_build.progress import RetryNotices
 from nim_build.wording import plural
 
 MiB = 1 << 20
@@ -355,6 +356,7 @@ class BoundedClient:
         self.counter: AttemptCounter = counter or _NoCounter()
         self.cancelled = threading.Event()
         self._budget = _WaitBudget(limits.total_wait)
+        self._notices = RetryNotices()
         self._in_flight = _InFlight()
         self._session = requests.Session()
         adapter = _TrackingAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
@@ -523,10 +525,19 @@ class BoundedClient:
         error = state.outcome.exception() if state.outcome else None
         sleep = state.next_action.sleep if state.next_action else 0.0
         log.debug("%s; retry %d in %.2f s", error, state.attempt_number, sleep)
+        if isinstance(error, HttpError):
+            self._notices.retrying(str(error), _retry_reason(error), sleep)
 
     def _sleep(self, seconds: float) -> None:
         if self.cancelled.wait(seconds):
             raise Cancelled("cancelled while waiting to retry")
+
+
+def _retry_reason(error: HttpError) -> str:
+    """What went wrong, without the request: `HTTP 503`, `timed out`, `connection failed`."""
+    if isinstance(error, RetryableStatus):
+        return f"HTTP {error.status}"
+    return "timed out" if isinstance(error, TimedOut) else "connection failed"
 
 
 def _clear_frames(error: BaseException) -> None:

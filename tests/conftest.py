@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -190,6 +191,29 @@ def run_subprocess(workdir: Path) -> Callable[..., CliResult]:
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+def stderr_on_a_terminal(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
+    """What `python -m nim_build ARGV` shows on stderr when that is a terminal (a pty);
+    stdout goes nowhere. The run must succeed."""
+    controller, terminal = pty.openpty()
+    command = [sys.executable, "-m", "nim_build", *argv]
+    with subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=terminal
+    ) as process:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=60) == 0
+    os.close(controller)
+    return b"".join(chunks).decode("utf-8")
 
 
 # --------------------------------------------------------------------------- GitHub Actions

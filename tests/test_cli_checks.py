@@ -443,12 +443,16 @@ def test_generate_warns_about_an_eu_list_validate_would_refuse(
 
 
 def test_a_list_from_detect_eu_gives_no_warning(
-    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+    run_cli: Run,
+    make_fake_ngc: Callable[..., FakeNgc],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("NGC_API_KEY", API_KEY)  # a key argument gets a warning of its own
     from_eu = make_fake_ngc(default_models(eu=True))
     from_us = make_fake_ngc(default_models())
-    assert run_cli("detect-eu", "--api-url", from_eu.url, API_KEY).code == 0
-    result = run_cli("generate", "--api-url", from_us.url, API_KEY)
+    assert run_cli("detect-eu", "--api-url", from_eu.url).code == 0
+    result = run_cli("generate", "--api-url", from_us.url)
     assert result.code == 0, result.err
     assert "warning" not in result.err
 

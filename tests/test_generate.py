@@ -172,7 +172,8 @@ def test_eu_restricted_from_named_list(run_cli: Run, fake_ngc: FakeNgc, workdir:
 
 def test_eu_restricted_from_default_list(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     write_eu_list(workdir / "generated/nim_eu_restricted.json", [fake_ngc.model(BGE)])
-    result = generate(run_cli, fake_ngc)
+    (workdir / "key").write_text(API_KEY, encoding="utf-8")  # an API_KEY argument warns
+    result = run_cli("generate", "--api-url", fake_ngc.url, "--api-key-file", "key")
     assert result.code == 0, result.err
     assert "warning" not in result.err.lower()
     assert read_entries(workdir / OUTPUT) == expected_entries(fake_ngc.models, {BGE})
@@ -523,8 +524,12 @@ def test_key_not_shown_on_failures(
 
 
 def test_progress_and_summary_on_stderr(
-    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+    run_cli: Run,
+    make_fake_ngc: Callable[..., FakeNgc],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("nim_build.progress.QUIET_START", 0.0)  # a fast run shows it too
     fake = make_fake_ngc(synthetic_models(50, seed=15))
     fake.fail(fake.models[0], [Fault.http(503)])
     result = generate(run_cli, fake)

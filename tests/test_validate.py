@@ -371,6 +371,7 @@ def test_validate_command_problems(run_cli: Callable[..., CliResult], tmp_path: 
         f"{bad}: {BGE}: $.euRestricted: expected a boolean, got an integer 1",
         f"{bad}: 2 problems",
         f"{good}: OK (4 models)",
+        f"nim-build: error: 1 of 2 files failed: {bad}",
     ]
 
 
@@ -379,7 +380,8 @@ def test_validate_command_missing_file(run_cli: Callable[..., CliResult], tmp_pa
     good.write_text(render_configmap(real_shaped_entries()), encoding="utf-8")
     result = run_cli("validate", str(good), str(tmp_path / "nope.yaml"))
     assert result.code == 1
-    assert result.error == f"nim-build: error: {tmp_path / 'nope.yaml'}: no such file"
+    assert f"\n{tmp_path / 'nope.yaml'}: no such file\n" in result.err
+    assert result.error == f"nim-build: error: 1 of 2 files failed: {tmp_path / 'nope.yaml'}"
 
 
 def test_validate_command_needs_a_path(run_cli: Callable[..., CliResult]) -> None:

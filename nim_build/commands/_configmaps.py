@@ -21,34 +21,39 @@ from nim_build.steps.validate import Problem, check_text
 from nim_build.steps.yaml_scalars import nested_too_deeply
 from nim_build.wording import plural
 
+from ._stdio import input_name, read_input
+
 log = logging.getLogger("nim_build")
 
 
-def _invalid(path: Path, problems: Sequence[Problem]) -> ConfigMapError:
+def _invalid(name: str, problems: Sequence[Problem]) -> ConfigMapError:
     first = problems[0]
     cause = first.message if first.model is None and first.path == "$" else str(first)
-    if not cause.startswith(str(path)):
-        cause = f"{path}: {cause}"
+    if not cause.startswith(name):
+        cause = f"{name}: {cause}"
     if len(problems) == 1:
         return ConfigMapError(cause)
     return ConfigMapError(
         f"{cause} (and {plural(len(problems) - 1, 'more problem')})",
-        tuple(f"{path}: {problem}" for problem in problems),
+        tuple(f"{name}: {problem}" for problem in problems),
     )
 
 
-def _checked(path: Path, text: str) -> ConfigMapData:
-    checked = check_text(text, str(path))
+def _checked(name: str, text: str) -> ConfigMapData:
+    checked = check_text(text, name)
     if checked.kind != "ConfigMap":
-        raise ConfigMapError(f"{path}: an EU list, not a nim-models-data ConfigMap")
+        raise ConfigMapError(f"{name}: an EU list, not a nim-models-data ConfigMap")
     if checked.problems:
-        raise _invalid(path, checked.problems)
-    return parse_configmap(text, str(path))
+        raise _invalid(name, checked.problems)
+    return parse_configmap(text, name)
 
 
 def read_configmap(path: Path) -> ConfigMapData:
-    """A nim-models-data ConfigMap that passes `validate`; ConfigMapError naming the file."""
-    return _checked(path, read_text(path))
+    """A nim-models-data ConfigMap that passes `validate`; ConfigMapError naming the file.
+
+    `-` reads stdin (named `stdin` in messages).
+    """
+    return _checked(input_name(path), read_input(path))
 
 
 def what_it_holds(text: str) -> str:
@@ -91,7 +96,7 @@ def read_previous(output: Path, *, strict: bool) -> ConfigMapData | None:
             "(name another --output, or move the file away)"
         )
     try:
-        return _checked(output, text)
+        return _checked(str(output), text)
     except ConfigMapError as error:
         if strict:
             raise

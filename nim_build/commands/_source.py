@@ -37,6 +37,10 @@ API_URL_ENV = "NGC_API_URL"
 DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found while parsing
 # Demo outputs stay out of generated/, which holds only what live runs commit.
 DEMO_DIR = Path("build/demo")
+KEY_ARGUMENT_WARNING = (
+    "the API key given as an argument is visible to other users in `ps` and stays in shell "
+    "history; use $NGC_API_KEY or --api-key-file instead"
+)
 
 
 MAX_CONCURRENCY = 64  # the fastest measured (docs/benchmarks.md); more threads invite 429s
@@ -111,7 +115,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "api_key",
         nargs="?",
         metavar="API_KEY",
-        help="personal NGC key (nvapi-...); default: --api-key-file or $NGC_API_KEY",
+        help="personal NGC key (nvapi-...), for scripts written for nim_metadata.sh; "
+        "visible in `ps` and shell history, so prefer $NGC_API_KEY or --api-key-file",
     )
     parser.add_argument(
         "--api-key-file",
@@ -176,7 +181,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
         dest="attempts",
         action=DeprecatedAlias,
         metavar="N",
-        help="deprecated spelling of --attempts (it always counted attempts)",
+        help=argparse.SUPPRESS,  # deprecated spelling of --attempts (it always counted those)
     )
 
 
@@ -226,6 +231,8 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
     else:
         url = live_api_url(args)
         key = load_api_key(args.api_key, args.api_key_file)
+        if args.api_key:
+            log.warning(KEY_ARGUMENT_WARNING)
         policy = RetryPolicy(attempts=args.attempts, timeout=args.timeout)
         source = LiveSource(url, key, concurrency=args.concurrency, policy=policy)
     if args.record:

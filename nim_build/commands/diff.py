@@ -16,8 +16,10 @@ from ._configmaps import read_configmap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("old", type=Path, metavar="OLD", help="the ConfigMap before")
-    parser.add_argument("new", type=Path, metavar="NEW", help="the ConfigMap after")
+    parser.add_argument(
+        "old", type=Path, metavar="OLD", help="the ConfigMap before (- reads stdin)"
+    )
+    parser.add_argument("new", type=Path, metavar="NEW", help="the ConfigMap after (or -)")
     parser.add_argument(
         "--format",
         choices=("markdown", "json"),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nim_build.atomic import output_lock, write_atomically
-from nim_build.errors import NimBuildError, itemize
+from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
 from nim_build.ngc import NgcSource
+from nim_build.outputs import check_distinct
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path
 from nim_build.steps.catalog import ensure_unique_names
@@ -25,7 +27,7 @@ from nim_build.steps.validate import (
 )
 from nim_build.wording import plural
 
-from ._configmaps import read_previous
+from ._configmaps import read_previous, what_it_holds
 from ._source import (
     add_source_arguments,
     check_key_and_list,
@@ -34,7 +36,9 @@ from ._source import (
     output_path,
     request_summary,
     save_recording,
+    written_or_read,
 )
+from ._stdio import STDIO, is_stdio, output_name
 
 log = logging.getLogger("nim_build")
 CONFIGMAP_NAME = "nim-models-data.yaml"
@@ -66,7 +70,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         metavar="PATH",
-        help=f"ConfigMap to write (default: generated/{CONFIGMAP_NAME})",
+        help=f"ConfigMap to write (default: generated/{CONFIGMAP_NAME}); - writes stdout",
     )
     parser.add_argument(
         "--eu-restricted",
@@ -102,10 +106,18 @@ def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
     path = _eu_list_path(args)
     if path is None:
         return ()
-    # Structure errors fail in read_eu_list; the rest (order, consistency) `validate` would
-    # refuse, but the list still says which models are restricted: warn and go on.
-    eu_list = read_eu_list(path)
-    for problem in validate_eu_list_text(read_text(path), str(path)):
+    # Errors name the option when it chose the file (not the default or --demo's list).
+    option = "--eu-restricted " if args.eu_restricted is not None else ""
+    try:
+        text = read_text(path)
+        if what_it_holds(text) == "ours":
+            raise InputFileError(f"{path}: a nim-models-data ConfigMap, not an EU list")
+        # Structure errors fail in read_eu_list; the rest (order, consistency) `validate`
+        # would refuse, but the list still says which models are restricted: warn, go on.
+        eu_list = read_eu_list(path)
+    except InputFileError as error:
+        raise InputFileError(f"{option}{error}") from error
+    for problem in validate_eu_list_text(text, str(path)):
         log.warning("%s: %s", path, problem)
     return eu_list
 
@@ -123,10 +135,11 @@ def carry_over(
     known = previous.entries if previous else {}
     missing = sorted(name for name in unavailable if name not in known)
     if missing:
+        where = "(--output - has no previous ConfigMap)" if is_stdio(output) else f"in {output}"
         raise MetadataFailed(
             f"{plural(len(missing), 'model')} answered HTTP 451 (unavailable from this "
-            f"location) and {'has' if len(missing) == 1 else 'have'} no previous entry in "
-            f"{output} to carry over",
+            f"location) and {'has' if len(missing) == 1 else 'have'} no previous entry "
+            f"{where} to carry over",
             tuple(
                 ModelFailure(name, "HTTP 451 here, no previous entry to carry over")
                 for name in missing
@@ -181,7 +194,7 @@ def build_from_catalog(
         )
     if result.failures:
         raise MetadataFailed(
-            f"{plural(len(result.failures), 'model')} failed, {output} not written",
+            f"{plural(len(result.failures), 'model')} failed, {output_name(output)} not written",
             result.failures,
         )
     unavailable = tuple(sorted(r.name for r in result.unavailable))
@@ -191,33 +204,46 @@ def build_from_catalog(
     entries = tuple(sorted((*result.entries, *carried), key=lambda e: e.name))
     with times.step("validate"):
         text = render_configmap(entries)
-        problems = validate_configmap_text(text, str(output))
+        problems = validate_configmap_text(text, output_name(output))
     if problems:
         raise ValidationFailed(problems)
     return Generated(catalog, entries, unavailable, text, unknown)
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_stdio(args.output):  # nothing on disk: no lock, no previous ConfigMap
+        check_distinct(written_or_read(args))
+        return _generate(args, Path(STDIO))
     output = output_path(args, args.output, CONFIGMAP_NAME)
     # One run at a time from reading the current file (for carry-over) to writing the new one.
     with output_lock(output):
         return _generate(args, output)
 
 
+def _write(output: Path, text: str) -> bool:
+    """The ConfigMap to its file (atomically; False: unchanged) or to stdout (`-`)."""
+    if not is_stdio(output):
+        return write_atomically(output, text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return True
+
+
 def _generate(args: argparse.Namespace, output: Path) -> int:
     times = StepTimes()
-    previous = read_previous(output, strict=False)
+    # stdout holds no previous ConfigMap: a model answering 451 has nothing to carry over.
+    previous = None if is_stdio(output) else read_previous(output, strict=False)
     with open_source(args) as source:
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)
     with times.step("write"):
-        written = write_atomically(output, generated.text)
+        written = _write(output, generated.text)
     save_recording(source)
     restricted = sum(1 for e in generated.entries if e.eu_restricted)
     log.info(
         "%s %s: %s (%d EU-restricted, %d carried over); %s; %s",
         "wrote" if written else "unchanged:",
-        output,
+        output_name(output),
         plural(len(generated.entries), "model"),
         restricted,
         len(generated.carried_over),

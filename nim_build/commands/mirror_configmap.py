@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from nim_build.http import HttpLimits
 from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
 from nim_build.registry import RegistryClient, RegistryError, load_credentials
+from nim_build.registry.auth import AuthFileError, Credentials
 from nim_build.steps.configmap import CONFIGMAP_NAME, render_configmap
 from nim_build.steps.mirror import mirrored_catalog
 from nim_build.steps.pool import map_bounded
@@ -20,9 +22,11 @@ from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 from nim_build.wording import plural
 
 from ._source import add_request_arguments
+from ._stdio import input_name
 from .mirror_list import add_input_arguments, checked_output, emit, read_entries
 
 log = logging.getLogger("nim_build")
+AUTH_FILE_ENV = "REGISTRY_AUTH_FILE"
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
@@ -78,13 +82,25 @@ def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | Registr
         return error  # reported with the others: one bad repository does not hide the rest
 
 
+def _credentials(args: argparse.Namespace) -> Credentials | None:
+    """The mirror's credentials; a bad auth file is named with the option that chose it."""
+    try:
+        return load_credentials(args.registry, args.authfile)
+    except AuthFileError as error:
+        if args.authfile is not None:
+            raise AuthFileError(f"--authfile {error}") from error
+        if os.environ.get(AUTH_FILE_ENV):
+            raise AuthFileError(f"${AUTH_FILE_ENV}: {error}") from error
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
     if args.ca_file is not None and not args.ca_file.is_file():
         raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
     output = checked_output(args)  # before the first request
     times = StepTimes()
     entries = read_entries(args.configmap)
-    credentials = load_credentials(args.registry, args.authfile)
+    credentials = _credentials(args)
     client = RegistryClient(
         args.registry,
         credentials=credentials,
@@ -119,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     catalog = mirrored_catalog(entries, held)
     if not catalog.entries:
         raise MirrorEmpty(
-            f"{args.registry} holds none of the {len(entries)} models of {args.configmap} "
+            f"{args.registry} holds none of the {len(entries)} models of "
+            f"{input_name(args.configmap)} "
             "(is the path prefix right?); nothing written"
         )
     text = render_configmap(catalog.entries, name=args.name, namespace=args.namespace)

@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 from nim_build.atomic import write_atomically
-from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
 from nim_build.outputs import check_output
 from nim_build.registry import RegistryLocation
-from nim_build.steps.configmap import ConfigMapError, parse_configmap
 from nim_build.steps.mirror import (
     FORMATS,
     RENDERERS,
@@ -21,8 +19,10 @@ from nim_build.steps.mirror import (
     plan_images,
     select_models,
 )
-from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 from nim_build.wording import plural
+
+from ._configmaps import read_configmap
+from ._stdio import input_name, is_stdio
 
 log = logging.getLogger("nim_build")
 
@@ -38,7 +38,10 @@ def registry_location(text: str) -> RegistryLocation:
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The ConfigMap read, the mirror, and where the result goes: shared by mirror-*."""
     parser.add_argument(
-        "configmap", type=Path, metavar="CONFIGMAP", help="a nim-models-data ConfigMap"
+        "configmap",
+        type=Path,
+        metavar="CONFIGMAP",
+        help="a nim-models-data ConfigMap; - reads stdin",
     )
     parser.add_argument(
         "--registry",
@@ -48,7 +51,10 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help="the mirror registry, host[:port] and an optional path prefix",
     )
     parser.add_argument(
-        "--output", type=Path, metavar="PATH", help="write here (atomically); default: stdout"
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="write here (atomically); default (or -): stdout",
     )
 
 
@@ -87,18 +93,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_entries(path: Path) -> tuple[ModelEntry, ...]:
-    """The entries of a ConfigMap that passes validation."""
-    text = read_text(path)
-    problems = validate_configmap_text(text, str(path))
-    if problems:  # one line naming the file; `nim-build validate` lists every problem
-        raise ConfigMapError(f"{path}: {ValidationFailed(problems)}")
-    return tuple(parse_configmap(text, str(path)).entries.values())
+    """The entries of a ConfigMap that passes validation (`-`: from stdin); an EU list or a
+    broken file is one line naming it, in the words of `nim-build validate`."""
+    return tuple(read_configmap(path).entries.values())
 
 
 def checked_output(args: argparse.Namespace) -> Path | None:
-    """--output, checked before any work like every command's (a missing folder: exit 2)."""
+    """--output, checked before any work like every command's (a missing folder: exit 2);
+    None for stdout (no --output, or `-`)."""
     output: Path | None = args.output
-    return None if output is None else check_output(output, "--output")
+    return None if output is None or is_stdio(output) else check_output(output, "--output")
 
 
 def emit(text: str, output: Path | None) -> str:
@@ -117,14 +121,14 @@ def run(args: argparse.Namespace) -> int:
         entries,
         args.model,
         skip_eu_restricted=args.skip_eu_restricted,
-        source=str(args.configmap),
+        source=input_name(args.configmap),
     )
     plan = MirrorPlan(
         source=str(args.source_registry),
         target=args.registry,
         images=plan_images(chosen, all_tags=args.tags == "all"),
         models=len(chosen),
-        origin=args.configmap.name,
+        origin=input_name(args.configmap) if is_stdio(args.configmap) else args.configmap.name,
     )
     where = emit(RENDERERS[args.format](plan), output)
     log.info(

@@ -6,9 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from nim_build.inputs import read_text
+from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.safe_text import safe_line
 from nim_build.steps.validate import check_text
+from nim_build.wording import plural
+
+from ._stdio import input_name, read_input
+
+
+class FilesFailed(NimBuildError):
+    """Some of several files failed; each one's problems are printed above."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,23 +24,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=Path,
         metavar="PATH",
-        help="a nim-models-data ConfigMap (YAML) or an EU list (.json)",
+        help="a nim-models-data ConfigMap (YAML) or an EU list (.json); - reads stdin",
     )
 
 
+def _report(path: Path, quiet: bool) -> bool:
+    """Check one file and print its verdict (problems prefixed by its name): True when OK."""
+    name = input_name(path)
+    checked = check_text(read_input(path), name)
+    for problem in checked.problems:
+        print(safe_line(f"{name}: {problem}"), file=sys.stderr)
+    if checked.problems:
+        print(f"{name}: {plural(len(checked.problems), 'problem')}", file=sys.stderr)
+        return False
+    if not quiet:
+        what = "restricted models" if checked.kind == "EU list" else "models"
+        print(safe_line(f"{name}: OK ({checked.models:,} {what})"), file=sys.stderr)
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
-    # Read every file first: a missing one is an error before any verdict is printed.
-    texts = [(path, read_text(path)) for path in args.paths]
-    failed = 0
-    for path, text in texts:
-        checked = check_text(text, str(path))
-        for problem in checked.problems:
-            print(safe_line(f"{path}: {problem}"), file=sys.stderr)
-        if checked.problems:
-            failed += 1
-            count = len(checked.problems)
-            print(f"{path}: {count} problem{'' if count == 1 else 's'}", file=sys.stderr)
-        elif not args.quiet:
-            what = "restricted models" if checked.kind == "EU list" else "models"
-            print(f"{path}: OK ({checked.models:,} {what})", file=sys.stderr)
-    return 1 if failed else 0
+    paths: list[Path] = args.paths
+    if len(paths) == 1:  # one file: its own error line (exit 1 either way)
+        return 0 if _report(paths[0], args.quiet) else 1
+    # Several: every file gets its verdict, one that cannot be read included, then a summary.
+    failed = []
+    for path in paths:
+        try:
+            ok = _report(path, args.quiet)
+        except InputFileError as error:  # its message starts with the file's name
+            print(safe_line(str(error)), file=sys.stderr)
+            ok = False
+        if not ok:
+            failed.append(input_name(path))
+    if failed:
+        listed, details = itemize(failed)
+        raise FilesFailed(f"{len(failed)} of {len(paths)} files failed: {listed}", details)
+    return 0

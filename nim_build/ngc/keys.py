@@ -24,9 +24,12 @@ class KeyFormatError(KeyRefused, UsageError):
 
 def _read_key_file(key_file: Path) -> str:
     try:
-        return read_text(key_file).strip()
+        key = read_text(key_file).strip()
     except InputFileError as error:
         raise KeyFormatError(f"API key file {error}") from error
+    if not key:
+        raise KeyFormatError(f"API key file {key_file} is empty")
+    return key
 
 
 def load_api_key(argument: str | None, key_file: Path | None) -> str:

@@ -38,7 +38,16 @@ class NgcSource(Protocol):
     stats: SourceStats
 
     def check_key(self) -> Answer:
-        """`POST /v3/keys/get-caller-info`: status only; the body holds personal data."""
+        """`POST /v3/keys/get-caller-info`: does NGC take the key? Call it first.
+
+        Returns an `Answer` with the status only (`body` is None: it describes the key's
+        owner). 200: the key is taken. Any other final status (401, 403, ...) is returned,
+        not raised: the caller decides; the CLI stops with `KeyRefused`. 429 and 5xx answers
+        are retried within the source's `RetryPolicy` first. Raises `RequestFailed` when no
+        usable answer came: connection, TLS or timeout failures after the last attempt, a
+        redirect (never followed) or an answer over 1 MiB. A `SnapshotSource` returns the
+        recorded status, or raises `SnapshotError` when none was recorded.
+        """
         ...
 
     def catalog_page(self, page: int, page_size: int) -> Answer:

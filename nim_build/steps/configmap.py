@@ -122,10 +122,12 @@ def parse_configmap(text: str, source: str) -> ConfigMapData:
     """Entries of a nim-models-data ConfigMap; raises ConfigMapError naming the key or field.
 
     Only the structure needed to read entries back is checked here; `validate` checks the rest.
+    An empty text (or only comments) is refused, as `nim-build validate` refuses an empty file:
+    it is no ConfigMap, not one without models.
     """
     document = load_yaml(text, source)
     if document is None:
-        return ConfigMapData()
+        raise ConfigMapError(f"{source} is empty")
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         raise ConfigMapError(f"{source}: not a ConfigMap")
     data = document.get("data") or {}
