@@ -44,6 +44,11 @@ def dashboard_images(document: dict[str, Any]) -> list[dict[str, Any]]:
     return images
 
 
+def command_inputs(command: str) -> list[str]:
+    """Enough for the command to reach its option checks (which come before any input)."""
+    return ["CM.yaml", "--registry", "mirror"] if command == "mirror-configmap" else ["--demo"]
+
+
 def test_generate_writes_the_nim_account_configmap_the_dashboard_reads(
     run_cli: Run, workdir: Path
 ) -> None:
@@ -133,15 +138,14 @@ def test_run_takes_name_namespace_and_labels(
 def test_label_is_checked_as_kubernetes_checks_it(
     run_cli: Run, workdir: Path, command: str, value: str, message: str
 ) -> None:
-    extra = ["CM.yaml", "--registry", "mirror"] if command == "mirror-configmap" else ["--demo"]
-    result = run_cli(command, *extra, f"--label={value}")
+    result = run_cli(command, *command_inputs(command), f"--label={value}")
     assert result.code == 2
     assert result.error.startswith("nim-build: error: argument --label: ")
     assert message in result.error
     assert list(workdir.iterdir()) == [], "nothing written"
 
 
-@pytest.mark.parametrize("command", ["generate", "run"])
+@pytest.mark.parametrize("command", ["generate", "run", "mirror-configmap"])
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
@@ -152,7 +156,7 @@ def test_label_is_checked_as_kubernetes_checks_it(
 def test_name_and_namespace_are_checked(
     run_cli: Run, command: str, option: str, value: str, message: str
 ) -> None:
-    result = run_cli(command, "--demo", option, value)
+    result = run_cli(command, *command_inputs(command), option, value)
     assert result.code == 2
     assert message in result.error
 

@@ -290,22 +290,6 @@ def test_mirror_list_errors_name_the_pattern_or_file(run_cli: Run, tmp_path: Pat
     assert result.error == f"nim-build: error: {tmp_path / 'missing.yaml'}: no such file"
 
 
-@pytest.mark.parametrize(
-    ("option", "value", "message"),
-    [
-        ("--name", "Nim_Models", "'Nim_Models' is not a Kubernetes object name"),
-        ("--namespace", "a.b", "'a.b' is not a Kubernetes namespace"),
-    ],
-)
-def test_mirror_configmap_metadata_options_are_checked(
-    run_cli: Run, tmp_path: Path, option: str, value: str, message: str
-) -> None:
-    configmap = configmap_file(tmp_path)
-    result = run_cli("mirror-configmap", str(configmap), "--registry", "mirror", option, value)
-    assert result.code == 2
-    assert message in result.err
-
-
 def test_mirror_configmap_missing_ca_file_names_it(run_cli: Run, tmp_path: Path) -> None:
     configmap = configmap_file(tmp_path)
     result = run_cli(

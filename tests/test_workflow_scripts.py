@@ -603,6 +603,16 @@ def placed_tree(workspace: Path) -> None:
     )
 
 
+def write_body(steps: StepRunner, workspace: Path, deploys: str, placement: str) -> StepRun:
+    run = steps.run("pull-request", BODY, body_context(deploys, placement))
+    assert run.code == 0, run.err
+    return run
+
+
+def body_of(workspace: Path) -> str:
+    return (workspace / "out" / "pull-request-body.md").read_text(encoding="utf-8")
+
+
 def test_pull_request_body_says_where_it_deploys(steps: StepRunner, workspace: Path) -> None:
     write_artifact(workspace, added=3, removed=1, changed=2)
     placed_tree(workspace)
@@ -610,16 +620,14 @@ def test_pull_request_body_says_where_it_deploys(steps: StepRunner, workspace: P
         "config/nim/nim-models-data.yaml deploys: rendered from config/base into namespace"
         " opendatahub"
     )
-    run = steps.run("pull-request", BODY, body_context("true", placement))
-    assert run.code == 0, run.err
+    run = write_body(steps, workspace, "true", placement)
     assert run.outputs["title"] == "Update NIM models metadata (+3 -1 ~2)"
     assert run.outputs["add-paths"].splitlines() == [
         TARGET_PATH,
         "config/nim/kustomization.yaml",
         "config/default/kustomization.yaml",
     ]
-    body = (workspace / "out" / "pull-request-body.md").read_text(encoding="utf-8")
-    assert body == f"**Deploys:** {placement}\n\n## NIM model metadata\n"
+    assert body_of(workspace) == f"**Deploys:** {placement}\n\n## NIM model metadata\n"
     assert run.summary == f"**Deploys:** {placement}\n"
     assert "::warning" not in run.out
 
@@ -634,19 +642,17 @@ def test_pull_request_body_marks_a_configmap_that_does_not_deploy(
         "config/nim is in no kustomization that config/base renders:"
         " add it to config/default/kustomization.yaml"
     )
-    run = steps.run("pull-request", BODY, body_context("false", reason))
-    assert run.code == 0, run.err
+    run = write_body(steps, workspace, "false", reason)
     assert run.outputs["title"] == "Update NIM models metadata (+1 -0 ~0) [does not deploy]"
     assert run.outputs["add-paths"].splitlines() == [TARGET_PATH], "only files that exist"
-    body = (workspace / "out" / "pull-request-body.md").read_text(encoding="utf-8")
-    assert body.splitlines()[0] == f"**Does not deploy:** {reason}"
+    assert body_of(workspace).splitlines()[0] == f"**Does not deploy:** {reason}"
     assert f"::warning title=Does not deploy::{reason}" in run.out
 
     # place gave no outputs at all (it failed before writing them): still one clear line.
-    run = steps.run("pull-request", BODY, body_context("", ""))
-    assert run.code == 0, run.err
-    body = (workspace / "out" / "pull-request-body.md").read_text(encoding="utf-8")
-    assert body.splitlines()[0] == "**Does not deploy:** nim-build place gave no reason"
+    write_body(steps, workspace, "", "")
+    assert (
+        body_of(workspace).splitlines()[0] == "**Does not deploy:** nim-build place gave no reason"
+    )
 
 
 MANIFESTS = {
@@ -699,8 +705,7 @@ def test_place_step_wires_the_configmap_and_never_stops_the_pull_request(
     placed = workspace / "target" / TARGET_PATH
     assert placed.read_bytes() == (workspace / "out" / "nim-models-data.yaml").read_bytes()
     assert "- ../nim" in (workspace / "target" / "config/default/kustomization.yaml").read_text()
-    body = steps.run("pull-request", BODY, body_context(deploys, run.outputs["placement"]))
-    assert body.code == 0, body.err
+    body = write_body(steps, workspace, deploys, run.outputs["placement"])
     assert body.outputs["title"].endswith("[does not deploy]") == (deploys == "false")
 
 
