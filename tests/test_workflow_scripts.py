@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ INSTALL_FROM_LOCKS = "Install nim-build from the locks"
 
 # (workflow file, job, step name) of every script exercised below.
 EXERCISED = {
+    ("nim-metadata.yml", "verify-tag", "Check the tag's commit is on the default branch"),
     ("nim-metadata.yml", "plan", "Resolve settings"),
     ("nim-metadata.yml", "plan", "Read the targets"),
     ("nim-metadata.yml", "detect-eu", "Find the EU location"),
@@ -38,7 +40,8 @@ EXERCISED = {
     ("nim-metadata.yml", "generate", "Run nim-build"),
     ("nim-metadata.yml", "generate", "Validate"),
     ("nim-metadata.yml", "pull-request", "Look up the App's commit identity"),
-    ("nim-metadata.yml", "pull-request", "Copy the ConfigMap into place"),
+    ("nim-metadata.yml", "pull-request", "Place the ConfigMap"),
+    ("nim-metadata.yml", "pull-request", "Write the pull request title and body"),
     ("nim-metadata.yml", "pull-request", "Summary"),
     (
         "nim-metadata.yml",
@@ -53,6 +56,7 @@ NOT_RUN_HERE = {
     ("nim-metadata.yml", "plan", INSTALL_FROM_LOCKS),
     ("nim-metadata.yml", "detect-eu", INSTALL_FROM_LOCKS),
     ("nim-metadata.yml", "generate", INSTALL_FROM_LOCKS),
+    ("nim-metadata.yml", "pull-request", INSTALL_FROM_LOCKS),
     # CI itself: `bash .ci/run` is what runs these tests.
     ("ci.yml", "check", "Lint, type-check, test"),
 }
@@ -196,6 +200,101 @@ def test_every_script_is_exercised_or_says_why_not() -> None:
     assert scripts == EXERCISED | NOT_RUN_HERE
 
 
+# --------------------------------------------------------------------------- verify-tag
+
+
+TAG_CHECK = "Check the tag's commit is on the default branch"
+
+
+def git(folder: Path, *args: str) -> str:
+    done = run_program(
+        [
+            "git",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            *args,
+        ],
+        cwd=folder,
+        env={"PATH": os.environ["PATH"], "HOME": str(folder), "GIT_CONFIG_NOSYSTEM": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def tagged_checkout(workspace: Path, tmp_path: Path) -> dict[str, str]:
+    """The workspace as `actions/checkout` with fetch-depth 0 leaves it for a tag run: origin's
+    branches as remote-tracking refs. Upstream has main (two commits) and a side branch."""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    git(upstream, "init", "-q")
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "first")
+    first = git(upstream, "rev-parse", "HEAD")
+    git(upstream, "switch", "-q", "-c", "side")
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "not reviewed")
+    side = git(upstream, "rev-parse", "HEAD")
+    git(upstream, "switch", "-q", "main")
+    git(upstream, "commit", "-q", "--allow-empty", "-m", "second")
+    main = git(upstream, "rev-parse", "HEAD")
+    git(workspace, "init", "-q")
+    git(workspace, "remote", "add", "origin", str(upstream))
+    git(workspace, "fetch", "-q", "origin")
+    return {"first": first, "main": main, "side": side}
+
+
+def tag_context(sha: str, ref_type: str = "tag", default: str = "main") -> dict[str, str]:
+    return {
+        "github.ref_type": ref_type,
+        "github.ref_name": "v1.2.3" if ref_type == "tag" else default,
+        "github.sha": sha,
+        "github.event.repository.default_branch": default,
+    }
+
+
+@pytest.mark.parametrize("commit", ["main", "first"], ids=["tip", "older-commit"])
+def test_verify_tag_accepts_a_tag_on_the_default_branch(
+    steps: StepRunner, tagged_checkout: dict[str, str], commit: str
+) -> None:
+    sha = tagged_checkout[commit]
+    run = steps.run("verify-tag", TAG_CHECK, tag_context(sha))
+    assert run.code == 0, run.err
+    assert run.out == f"Tag v1.2.3 ({sha}) is on main.\n"
+    assert run.summary == run.out
+
+
+def test_verify_tag_refuses_a_tag_on_a_side_branch(
+    steps: StepRunner, tagged_checkout: dict[str, str]
+) -> None:
+    sha = tagged_checkout["side"]
+    run = steps.run("verify-tag", TAG_CHECK, tag_context(sha))
+    assert run.code == 1
+    assert run.out.splitlines() == [
+        f"::error title=Tag not on main::tag v1.2.3 points at {sha}, which is not on main;"
+        " no job reads the nim-release secrets"
+    ]
+    assert run.err == "" and run.summary == ""
+
+
+def test_verify_tag_refuses_when_the_default_branch_is_missing(
+    steps: StepRunner, tagged_checkout: dict[str, str]
+) -> None:
+    run = steps.run("verify-tag", TAG_CHECK, tag_context(tagged_checkout["main"], default="trunk"))
+    assert run.code == 1
+    [line] = run.out.splitlines()
+    assert line.startswith("::error title=Tag not verified::origin/trunk is not in the checkout")
+
+
+def test_verify_tag_lets_branch_runs_through(steps: StepRunner) -> None:
+    # Schedule and manual runs: no checkout (the step's `if`), nothing to check.
+    run = steps.run("verify-tag", TAG_CHECK, tag_context("0" * 40, ref_type="branch"))
+    assert run.code == 0, run.err
+    assert run.out == "Not a tag run: nothing to check.\n"
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -248,6 +347,9 @@ TARGETS_YAML = """\
 targets:
   - repository: opendatahub-io/odh-model-controller
     path: config/nim/nim-models-data.yaml
+    kustomization: config/default/kustomization.yaml
+    render: config/base
+    namespace: opendatahub
     branches: [main, release/2.25]
   - repository: example-org/dashboard-manifests
     path: manifests/nim/nim-models-data.yaml
@@ -281,6 +383,17 @@ def test_plan_reads_every_target_and_branch(steps: StepRunner, workspace: Path) 
     assert run.outputs["primary"] == targets[0]["id"]
     assert [t["primary"] for t in targets] == [True, False, False]
     assert run.summary.count("- target: ") == 3
+    # What `nim-build place` is given; "" where the targets file says nothing.
+    wiring = [(t["kustomization"], t["render"], t["namespace"]) for t in targets]
+    assert wiring == [
+        ("config/default/kustomization.yaml", "config/base", "opendatahub"),
+        ("config/default/kustomization.yaml", "config/base", "opendatahub"),
+        ("", "", ""),
+    ]
+    assert (
+        "wired into `config/default/kustomization.yaml`, rendered from `config/base` into"
+        " `opendatahub`" in run.summary
+    )
 
 
 def test_plan_filters_targets_for_a_manual_run(steps: StepRunner, workspace: Path) -> None:
@@ -461,20 +574,141 @@ def write_artifact(workspace: Path, *, added: int, removed: int, changed: int) -
     )
 
 
-def test_pull_request_copies_the_configmap_and_titles_it(
+PLACE_CONTEXT = {
+    "matrix.target.path": TARGET_PATH,
+    "matrix.target.kustomization": "config/default/kustomization.yaml",
+    "matrix.target.render": "config/base",
+    "matrix.target.namespace": "opendatahub",
+}
+BODY = "Write the pull request title and body"
+
+
+def body_context(deploys: str, placement: str) -> dict[str, str]:
+    return {
+        "steps.place.outputs.deploys": deploys,
+        "steps.place.outputs.placement": placement,
+        "matrix.target.path": TARGET_PATH,
+        "matrix.target.kustomization": "config/default/kustomization.yaml",
+    }
+
+
+def placed_tree(workspace: Path) -> None:
+    """The target checkout as `nim-build place` leaves it: the file, its folder's kustomization."""
+    nim = workspace / "target" / "config" / "nim"
+    nim.mkdir(parents=True)
+    (nim / "nim-models-data.yaml").write_text("kind: ConfigMap\n", encoding="utf-8")
+    (nim / "kustomization.yaml").write_text("resources:\n- nim-models-data.yaml\n")
+    (workspace / "target" / "config" / "default").mkdir()
+    (workspace / "target" / "config" / "default" / "kustomization.yaml").write_text(
+        "resources: []\n"
+    )
+
+
+def write_body(steps: StepRunner, workspace: Path, deploys: str, placement: str) -> StepRun:
+    run = steps.run("pull-request", BODY, body_context(deploys, placement))
+    assert run.code == 0, run.err
+    return run
+
+
+def body_of(workspace: Path) -> str:
+    return (workspace / "out" / "pull-request-body.md").read_text(encoding="utf-8")
+
+
+def test_pull_request_body_says_where_it_deploys(steps: StepRunner, workspace: Path) -> None:
+    write_artifact(workspace, added=3, removed=1, changed=2)
+    placed_tree(workspace)
+    placement = (
+        "config/nim/nim-models-data.yaml deploys: rendered from config/base into namespace"
+        " opendatahub"
+    )
+    run = write_body(steps, workspace, "true", placement)
+    assert run.outputs["title"] == "Update NIM models metadata (+3 -1 ~2)"
+    assert run.outputs["add-paths"].splitlines() == [
+        TARGET_PATH,
+        "config/nim/kustomization.yaml",
+        "config/default/kustomization.yaml",
+    ]
+    assert body_of(workspace) == f"**Deploys:** {placement}\n\n## NIM model metadata\n"
+    assert run.summary == f"**Deploys:** {placement}\n"
+    assert "::warning" not in run.out
+
+
+def test_pull_request_body_marks_a_configmap_that_does_not_deploy(
     steps: StepRunner, workspace: Path
 ) -> None:
-    write_artifact(workspace, added=3, removed=1, changed=2)
-    (workspace / "target").mkdir()
+    write_artifact(workspace, added=1, removed=0, changed=0)
+    (workspace / "target" / "config" / "nim").mkdir(parents=True)
+    (workspace / "target" / TARGET_PATH).write_text("kind: ConfigMap\n", encoding="utf-8")
+    reason = (
+        "config/nim is in no kustomization that config/base renders:"
+        " add it to config/default/kustomization.yaml"
+    )
+    run = write_body(steps, workspace, "false", reason)
+    assert run.outputs["title"] == "Update NIM models metadata (+1 -0 ~0) [does not deploy]"
+    assert run.outputs["add-paths"].splitlines() == [TARGET_PATH], "only files that exist"
+    assert body_of(workspace).splitlines()[0] == f"**Does not deploy:** {reason}"
+    assert f"::warning title=Does not deploy::{reason}" in run.out
+
+    # place gave no outputs at all (it failed before writing them): still one clear line.
+    write_body(steps, workspace, "", "")
+    assert (
+        body_of(workspace).splitlines()[0] == "**Does not deploy:** nim-build place gave no reason"
+    )
+
+
+MANIFESTS = {
+    # Shaped like odh-model-controller's config/ (incubating 57b43aad): a base that sets the
+    # namespace and includes ../default, which lists sibling folders between comments.
+    "config/base/kustomization.yaml": (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+        "  - ../default\n\nnamespace: opendatahub\n"
+    ),
+    "config/default/kustomization.yaml": (
+        "# Adds namespace to all resources.\nnamespace: odh-model-controller-system\n\n"
+        "resources:\n- ../runtimes\n# [METRICS] Expose the controller manager metrics service.\n"
+        "- ../server\n"
+    ),
+    "config/runtimes/kustomization.yaml": "resources:\n- runtime.yaml\n",
+    "config/runtimes/runtime.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: runtime\ndata:\n  a: b\n"
+    ),
+    "config/server/kustomization.yaml": "resources:\n- server.yaml\n",
+    "config/server/server.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: server\ndata:\n  a: b\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("namespace", "deploys"), [("opendatahub", "true"), ("elsewhere", "false")]
+)
+def test_place_step_wires_the_configmap_and_never_stops_the_pull_request(
+    steps: StepRunner, workspace: Path, namespace: str, deploys: str
+) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (Debian package kubectl)")
+    write_artifact(workspace, added=1, removed=0, changed=0)
+    demo = [sys.executable, "-m", "nim_build", "generate", "--demo", "-q", "--output"]
+    subprocess.run([*demo, str(workspace / "out" / "nim-models-data.yaml")], check=True)
+    for name, text in MANIFESTS.items():
+        (workspace / "target" / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / "target" / name).write_text(text, encoding="utf-8")
     run = steps.run(
-        "pull-request", "Copy the ConfigMap into place", {"matrix.target.path": TARGET_PATH}
+        "pull-request",
+        "Place the ConfigMap",
+        {**PLACE_CONTEXT, "matrix.target.namespace": namespace},
     )
     assert run.code == 0, run.err
+    assert run.outputs["deploys"] == deploys
+    assert run.outputs["placement"]
     placed = workspace / "target" / TARGET_PATH
-    assert placed.read_text(encoding="utf-8") == "kind: ConfigMap\n"
-    assert oct(placed.stat().st_mode & 0o777) == "0o644"
-    assert run.outputs == {"title": "Update NIM models metadata (+3 -1 ~2)"}
+    assert placed.read_bytes() == (workspace / "out" / "nim-models-data.yaml").read_bytes()
+    assert "- ../nim" in (workspace / "target" / "config/default/kustomization.yaml").read_text()
+    body = write_body(steps, workspace, deploys, run.outputs["placement"])
+    assert body.outputs["title"].endswith("[does not deploy]") == (deploys == "false")
 
+
+def test_pull_request_summary(steps: StepRunner) -> None:
     summary = steps.run(
         "pull-request",
         "Summary",

@@ -3,12 +3,13 @@
     python .github/scripts/nim_targets.py [--file F] [--repository OWNER/NAME] [--branch B]
 
 Prints a JSON list, one object per target repository and base branch, in file order: id
-(artifact-safe), repository, owner, name, path, branch, pr-branch (the head branch of its pull
-request) and primary (true for the first branch of the first target). --repository / --branch
-keep only the matching entries and must match at least one. Inside GitHub Actions it also sets
-the step outputs `targets` (that list) and `primary` (the primary entry's id, empty when
-filtered out) and lists the targets in the job summary. A bad file or filter: one
-`nim-targets: error: ...` line (and an error annotation), exit 1.
+(artifact-safe), repository, owner, name, path, kustomization, render, namespace (the last
+three as given for `nim-build place`, "" when not given), branch, pr-branch (the head branch of
+its pull request) and primary (true for the first branch of the first target).
+--repository / --branch keep only the matching entries and must match at least one. Inside
+GitHub Actions it also sets the step outputs `targets` (that list) and `primary` (the primary
+entry's id, empty when filtered out) and lists the targets in the job summary. A bad file or
+filter: one `nim-targets: error: ...` line (and an error annotation), exit 1.
 """
 
 from __future__ import annotations
@@ -44,12 +45,16 @@ class Target:
     owner: str
     name: str
     path: str
+    kustomization: str
+    render: str
+    namespace: str
     branch: str
     pr_branch: str
     primary: bool
 
     @classmethod
-    def of(cls, repository: str, path: str, branch: str, *, primary: bool) -> Target:
+    def of(cls, entry: dict[str, Any], branch: str, *, primary: bool) -> Target:
+        repository = entry["repository"]
         owner, name = repository.split("/")
         # Branch names may hold "/", which neither artifact names nor one branch level allow.
         slug = branch.replace("/", "-")
@@ -58,7 +63,10 @@ class Target:
             repository=repository,
             owner=owner,
             name=name,
-            path=path,
+            path=entry["path"],
+            kustomization=entry.get("kustomization", ""),
+            render=entry.get("render", ""),
+            namespace=entry.get("namespace", ""),
             branch=branch,
             pr_branch=f"{PR_BRANCH_PREFIX}{slug}",
             primary=primary,
@@ -85,7 +93,7 @@ def load_targets(file: Path, schema_file: Path = SCHEMA_FILE) -> list[Target]:
     if problems:
         first = problems[0]
         raise TargetsError(f"{file}: {_where(first.absolute_path)}: {first.message}")
-    pairs = [(e["repository"], e["path"], b) for e in document["targets"] for b in e["branches"]]
+    pairs = [(entry, branch) for entry in document["targets"] for branch in entry["branches"]]
     targets = [Target.of(*pair, primary=index == 0) for index, pair in enumerate(pairs)]
     seen: dict[str, Target] = {}
     for target in targets:
@@ -115,6 +123,18 @@ def select(targets: Sequence[Target], repository: str | None, branch: str | None
     return chosen
 
 
+def describe(target: Target) -> str:
+    """One summary line: where the ConfigMap goes and how it is proven to deploy."""
+    line = f"`{target.repository}` `{target.path}` (base `{target.branch}`)"
+    if target.kustomization:
+        line += f", wired into `{target.kustomization}`"
+    if target.render:
+        line += f", rendered from `{target.render}`"
+    if target.namespace:
+        line += f" into `{target.namespace}`"
+    return line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nim-targets", description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=TARGETS_FILE)
@@ -130,9 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     matrix = json.dumps([t.as_matrix_entry() for t in targets])
     primary = next((t.id for t in targets if t.primary), "")
     github.set_outputs({"targets": matrix, "primary": primary})
-    github.append_summary(
-        "\n".join(f"- target: `{t.repository}` `{t.path}` (base `{t.branch}`)" for t in targets)
-    )
+    github.append_summary("\n".join(f"- target: {describe(t)}" for t in targets))
     print(matrix)
     return 0
 

@@ -56,8 +56,8 @@ def read_configmap(path: Path) -> ConfigMapData:
     return _checked(input_name(path), read_input(path))
 
 
-def what_it_holds(text: str) -> str:
-    """ "nothing" (empty, comments only), "ours" (a nim-models-data ConfigMap, even a broken
+def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
+    """ "nothing" (empty, comments only), "ours" (a ConfigMap of that name, even a broken
     one: `validate` says why) or "other"."""
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True
@@ -67,17 +67,19 @@ def what_it_holds(text: str) -> str:
         document = yaml.load(text)
     except (YAMLError, RecursionError):
         # Unparsable, but e.g. ours with merge conflict markers: the name gives it away.
-        return "ours" if f"name: {CONFIGMAP_NAME}" in text else "other"
+        return "ours" if f"name: {name}" in text else "other"
     if document is None:
         return "nothing"
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         return "other"
     metadata = document.get("metadata")
-    name = metadata.get("name", CONFIGMAP_NAME) if isinstance(metadata, dict) else CONFIGMAP_NAME
-    return "ours" if name == CONFIGMAP_NAME else "other"
+    found = metadata.get("name", CONFIGMAP_NAME) if isinstance(metadata, dict) else CONFIGMAP_NAME
+    return "ours" if found == name else "other"
 
 
-def read_previous(output: Path, *, strict: bool) -> ConfigMapData | None:
+def read_previous(
+    output: Path, *, strict: bool, name: str = CONFIGMAP_NAME
+) -> ConfigMapData | None:
     """The ConfigMap currently at `output`: None when there is none (or nothing in it).
 
     A file holding anything else is refused: generate and run would overwrite it. A broken
@@ -87,12 +89,12 @@ def read_previous(output: Path, *, strict: bool) -> ConfigMapData | None:
     if not output.exists():
         return None
     text = read_text(output)
-    holds = what_it_holds(text)
+    holds = what_it_holds(text, name)
     if holds == "nothing":
         return None
     if holds == "other":
         raise UsageError(
-            f"refusing to overwrite {output}: it is not a {CONFIGMAP_NAME} ConfigMap "
+            f"refusing to overwrite {output}: it is not a {name} ConfigMap "
             "(name another --output, or move the file away)"
         )
     try:

@@ -17,7 +17,8 @@ from nim_build.outputs import check_distinct
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path
 from nim_build.steps.catalog import ensure_unique_names
-from nim_build.steps.configmap import render_configmap
+from nim_build.steps.configmap import CONFIGMAP_NAME as SHIPPED_NAME
+from nim_build.steps.configmap import configmap_labels, render_configmap
 from nim_build.steps.eu import read_eu_list
 from nim_build.steps.metadata import fetch_metadata
 from nim_build.steps.validate import (
@@ -28,6 +29,7 @@ from nim_build.steps.validate import (
 from nim_build.wording import plural
 
 from ._configmaps import read_previous, what_it_holds
+from ._metadata import add_metadata_arguments, labels
 from ._source import (
     add_source_arguments,
     check_key_and_list,
@@ -82,7 +84,18 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser)
+    add_metadata_arguments(parser, default_name=SHIPPED_NAME)
     add_source_arguments(parser)
+
+
+def render(entries: tuple[ModelEntry, ...], args: argparse.Namespace) -> str:
+    """The ConfigMap with --name/--namespace/--label: the managed label only on the shipped one."""
+    return render_configmap(
+        entries,
+        name=args.name,
+        namespace=args.namespace,
+        labels=configmap_labels(args.name, labels(args)),
+    )
 
 
 def _eu_list_path(args: argparse.Namespace) -> Path | None:
@@ -203,7 +216,7 @@ def build_from_catalog(
         log.warning("%s answered HTTP 451 here; carried over from %s", name, output)
     entries = tuple(sorted((*result.entries, *carried), key=lambda e: e.name))
     with times.step("validate"):
-        text = render_configmap(entries)
+        text = render(entries, args)
         problems = validate_configmap_text(text, output_name(output))
     if problems:
         raise ValidationFailed(problems)
@@ -211,6 +224,7 @@ def build_from_catalog(
 
 
 def run(args: argparse.Namespace) -> int:
+    labels(args)  # a repeated --label fails before any request
     if is_stdio(args.output):  # nothing on disk: no lock, no previous ConfigMap
         check_distinct(written_or_read(args))
         return _generate(args, Path(STDIO))
@@ -232,7 +246,7 @@ def _write(output: Path, text: str) -> bool:
 def _generate(args: argparse.Namespace, output: Path) -> int:
     times = StepTimes()
     # stdout holds no previous ConfigMap: a model answering 451 has nothing to carry over.
-    previous = None if is_stdio(output) else read_previous(output, strict=False)
+    previous = None if is_stdio(output) else read_previous(output, strict=False, name=args.name)
     with open_source(args) as source:
         generated = build_configmap(source, args, output, previous, times)
         requests_made = request_summary(source)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
-from collections.abc import Callable
 from pathlib import Path
 
 from nim_build.errors import InputFileError, NimBuildError, itemize
@@ -15,33 +13,25 @@ from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
 from nim_build.registry import RegistryClient, RegistryError, load_credentials
 from nim_build.registry.auth import AuthFileError, Credentials
-from nim_build.steps.configmap import CONFIGMAP_NAME, render_configmap
+from nim_build.steps.configmap import configmap_labels, render_configmap
 from nim_build.steps.mirror import mirrored_catalog
 from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 from nim_build.wording import plural
 
+from ._metadata import add_metadata_arguments, labels
 from ._source import add_request_arguments
 from ._stdio import input_name
 from .mirror_list import add_input_arguments, checked_output, emit, read_entries
 
 log = logging.getLogger("nim_build")
 AUTH_FILE_ENV = "REGISTRY_AUTH_FILE"
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# A name of its own: the shipped nim-models-data is the operator's, not the admin's.
+MIRROR_CONFIGMAP_NAME = "nim-models-data-mirror"
 
 
 class MirrorEmpty(NimBuildError):
     """The mirror holds none of the models: most likely a wrong --registry prefix."""
-
-
-def _kubernetes_name(pattern: re.Pattern[str], limit: int, what: str) -> Callable[[str], str]:
-    def check(text: str) -> str:
-        if len(text) > limit or not pattern.fullmatch(text):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a Kubernetes {what}")
-        return text
-
-    return check
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,18 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, "
         "~/.docker/config.json)",
     )
-    parser.add_argument(
-        "--name",
-        type=_kubernetes_name(_DNS_SUBDOMAIN, 253, "object name"),
-        default=CONFIGMAP_NAME,
-        help="the ConfigMap's metadata.name (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--namespace",
-        type=_kubernetes_name(_DNS_LABEL, 63, "namespace"),
-        metavar="NS",
-        help="the ConfigMap's metadata.namespace (default: none)",
-    )
+    add_metadata_arguments(parser, default_name=MIRROR_CONFIGMAP_NAME)
     add_request_arguments(parser)
 
 
@@ -98,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.ca_file is not None and not args.ca_file.is_file():
         raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
     output = checked_output(args)  # before the first request
+    # Never the operator's opendatahub.io labels: only what --label asks for.
+    chosen_labels = configmap_labels(args.name, labels(args), shipped=False)
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = _credentials(args)
@@ -139,7 +120,13 @@ def run(args: argparse.Namespace) -> int:
             f"{input_name(args.configmap)} "
             "(is the path prefix right?); nothing written"
         )
-    text = render_configmap(catalog.entries, name=args.name, namespace=args.namespace)
+    text = render_configmap(
+        catalog.entries,
+        name=args.name,
+        namespace=args.namespace,
+        labels=chosen_labels,
+        origin=f"the tags the mirror registry {args.registry} holds",
+    )
     problems = validate_configmap_text(text, args.name)
     if problems:
         raise ValidationFailed(problems)

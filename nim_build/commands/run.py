@@ -18,6 +18,7 @@ from nim_build.steps.validate import ValidationFailed
 from nim_build.wording import plural
 
 from ._configmaps import read_previous
+from ._metadata import labels
 from ._source import (
     annotation_text,
     check_key,
@@ -99,6 +100,7 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     github.check_files()
     try:
+        labels(args)  # a repeated --label fails before any request
         output = output_path(args, args.output, CONFIGMAP_NAME)
         report_path = _report_path(args, output)
         # One run at a time from reading the current file to writing the report about it.
@@ -158,7 +160,7 @@ def _notes(generated: Generated) -> list[str]:
 
 def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcome:
     times = StepTimes()
-    previous = read_previous(output, strict=True)
+    previous = read_previous(output, strict=True, name=args.name)
     eu_list = load_eu_list(args)
     with open_source(args) as source:
         check_key(source, times)
