@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise ValidationFailed(problems)
     with times.step("write"):
-        written = write_atomically(output, text)
+        # The default generated/ is made when missing; a folder the user named was checked.
+        written = write_atomically(output, text, create_parents=args.output is None)
     save_recording(source)
     state = "wrote" if written else "unchanged:"
     log.info(
