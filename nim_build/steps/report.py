@@ -39,7 +39,7 @@ DEFAULT_LIMIT = 65_000  # leaves room under GITHUB_BODY_LIMIT for what a workflo
 
 def github_length(text: str) -> int:
     """`text`'s size against GitHub's body limit: the stricter of UTF-16 code units (an emoji
-    or 𝕏 counts 2) and UTF-8 bytes / 4 (the body is stored in 4 x limit bytes)."""
+    or U+1D54F counts 2) and UTF-8 bytes / 4 (the body is stored in 4 x limit bytes)."""
     units = len(text.encode("utf-16-le", "surrogatepass")) // 2
     quarter_bytes = -(-len(text.encode("utf-8", "surrogatepass")) // 4)
     return max(units, quarter_bytes)
