@@ -138,7 +138,8 @@ def test_a_snapshot_too_large_to_replay_is_not_written(
 ) -> None:
     import nim_build.ngc.snapshot
 
-    (workdir / "snap.json").write_text("{}\n", encoding="utf-8")
+    old = json.dumps({"format": "nim-build-snapshot/1"}, indent=1) + "\n"
+    (workdir / "snap.json").write_text(old, encoding="utf-8")
     before = snapshot_of(workdir / "snap.json")
     monkeypatch.setattr(nim_build.ngc.snapshot, "MAX_INPUT_CHARS", 4_000)  # ~8 answers
     fake = make_fake_ngc(synthetic_models(30, seed=3))

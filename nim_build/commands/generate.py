@@ -25,7 +25,7 @@ from nim_build.steps.validate import (
 )
 from nim_build.wording import plural
 
-from ._configmaps import read_previous
+from ._configmaps import CONFIGMAP_OUTPUT, read_previous
 from ._source import (
     add_source_arguments,
     check_key_and_list,
@@ -198,7 +198,7 @@ def build_from_catalog(
 
 
 def run(args: argparse.Namespace) -> int:
-    output = output_path(args, args.output, CONFIGMAP_NAME)
+    output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
     # One run at a time from reading the current file (for carry-over) to writing the new one.
     with output_lock(output):
         return _generate(args, output)

@@ -19,6 +19,7 @@ from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 from nim_build.wording import plural
 
+from ._configmaps import CONFIGMAP_OUTPUT
 from ._source import add_request_arguments
 from .mirror_list import add_input_arguments, checked_output, emit, read_entries
 
@@ -81,7 +82,7 @@ def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | Registr
 def run(args: argparse.Namespace) -> int:
     if args.ca_file is not None and not args.ca_file.is_file():
         raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
-    output = checked_output(args)  # before the first request
+    output = checked_output(args, CONFIGMAP_OUTPUT)  # before the first request
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = load_credentials(args.registry, args.authfile)

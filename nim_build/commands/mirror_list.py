@@ -10,11 +10,12 @@ from pathlib import Path
 from nim_build.atomic import write_atomically
 from nim_build.inputs import read_text
 from nim_build.models import ModelEntry
-from nim_build.outputs import check_output
+from nim_build.outputs import OutputKind, check_output
 from nim_build.registry import RegistryLocation
 from nim_build.steps.configmap import ConfigMapError, parse_configmap
 from nim_build.steps.mirror import (
     FORMATS,
+    GENERATED_BY,
     RENDERERS,
     SOURCE_REGISTRY,
     MirrorPlan,
@@ -25,6 +26,11 @@ from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
+# What --output may replace: a mirror list in any format, named so in its first line.
+MIRROR_LIST_OUTPUT = OutputKind(
+    "a mirror list from nim-build mirror-list",
+    lambda head: head.startswith("# ") and GENERATED_BY in head.partition("\n")[0],
+)
 
 
 def registry_location(text: str) -> RegistryLocation:
@@ -95,10 +101,18 @@ def read_entries(path: Path) -> tuple[ModelEntry, ...]:
     return tuple(parse_configmap(text, str(path)).entries.values())
 
 
-def checked_output(args: argparse.Namespace) -> Path | None:
-    """--output, checked before any work like every command's (a missing folder: exit 2)."""
+def checked_output(args: argparse.Namespace, kind: OutputKind) -> Path | None:
+    """--output, checked before any work like every command's (a missing folder: exit 2):
+    nothing or a `kind` file, and none of the files the command reads."""
     output: Path | None = args.output
-    return None if output is None else check_output(output, "--output")
+    if output is None:
+        return None
+    inputs = {
+        "CONFIGMAP": args.configmap,
+        "--authfile": getattr(args, "authfile", None),
+        "--ca-file": getattr(args, "ca_file", None),
+    }
+    return check_output(output, "--output", kind=kind, inputs=inputs)
 
 
 def emit(text: str, output: Path | None) -> str:
@@ -111,7 +125,7 @@ def emit(text: str, output: Path | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = checked_output(args)
+    output = checked_output(args, MIRROR_LIST_OUTPUT)
     entries = read_entries(args.configmap)
     chosen = select_models(
         entries,

@@ -24,6 +24,7 @@ from nim_build.ngc.source import Answer, NgcSource, SourceStats
 from nim_build.safe_text import escape_json_text, redact, redact_json
 
 FORMAT = "nim-build-snapshot/1"
+FORMAT_FIELD = f'"format": "{FORMAT}"'  # as json.dumps writes it: the second line of a snapshot
 # The fields each answer is read for. A catalog page (steps/catalog.py): its counts, the
 # page it answers, and per CONTAINER resource its id, display name and latestTag attribute.
 _CATALOG_FIELDS = ("params", "resultTotal", "resultPageTotal", "results")

@@ -35,6 +35,7 @@ _TAGS_IN_CELL = 10
 _NOTE_RESERVE = 400  # room kept for the "rows left out" note
 GITHUB_BODY_LIMIT = 65_536  # characters in a pull request body or comment
 DEFAULT_LIMIT = 65_000  # leaves room under GITHUB_BODY_LIMIT for what a workflow appends
+TITLE = "NIM model metadata"  # the first line, "## NIM model metadata", marks a report
 
 
 def github_length(text: str) -> int:
@@ -218,7 +219,7 @@ def render_markdown(
     diff: Diff,
     new: Mapping[str, ModelEntry],
     *,
-    title: str = "NIM model metadata",
+    title: str = TITLE,
     notes: Sequence[str] = (),
     limit: int = DEFAULT_LIMIT,
 ) -> str:
@@ -262,7 +263,7 @@ def render_failure(
     *,
     columns: tuple[str, str] = ("Model", "Reason"),
     notes: Sequence[str] = (),
-    title: str = "NIM model metadata",
+    title: str = TITLE,
     limit: int = DEFAULT_LIMIT,
 ) -> str:
     """The report of a run that wrote nothing: why, and the items behind it, under `limit`.
