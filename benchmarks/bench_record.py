@@ -12,38 +12,18 @@ size, and whether the replay wrote the same ConfigMap byte for byte.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fake_ngc import DEFAULT_KEY, FakeNgc, synthetic_models  # noqa: E402
+from bench_hostile import run_measured  # noqa: E402 - beside this script
+
+from tests.fake_ngc import FakeNgc, synthetic_models  # noqa: E402
 
 MiB = 1 << 20
-
-
-def run(command: list[str], folder: Path) -> tuple[float, int, float, str]:
-    """Wall seconds, exit code, peak RSS (MiB) of the child (wait4), and its error line."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        command,
-        env={**os.environ, "NGC_API_KEY": DEFAULT_KEY},
-        cwd=folder,  # no generated/ EU list from where the benchmark is started
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stderr is not None
-    errors = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    failure = next((line for line in errors.splitlines() if "error:" in line), "")
-    return seconds, os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, failure
 
 
 def main() -> None:
@@ -60,7 +40,7 @@ def main() -> None:
         work = Path(folder)
         snapshot, live, replayed = work / "snap.json", work / "live.yaml", work / "replay.yaml"
         record = [*nim_build, "--api-url", fake.url, "--output", str(live)]
-        seconds, code, rss, last = run([*record, "--record", str(snapshot)], work)
+        seconds, code, rss, last = run_measured([*record, "--record", str(snapshot)], work)
         print(f"models: {args.models}, each answer padded with {args.padding:,} bytes")
         print(f"record: exit {code}, {seconds:.1f} s wall, peak RSS {rss:.0f} MiB  {last}")
         if code != 0:
@@ -68,7 +48,7 @@ def main() -> None:
         size = snapshot.stat().st_size
         print(f"snapshot: {size:,} bytes ({size / MiB:.2f} MiB)")
         replay = [*nim_build, "--from-snapshot", str(snapshot), "--output", str(replayed)]
-        seconds, code, rss, last = run(replay, work)
+        seconds, code, rss, last = run_measured(replay, work)
         same = code == 0 and replayed.read_bytes() == live.read_bytes()
         answer = "yes" if same else "NO"
         print(f"replay: exit {code}, {seconds:.1f} s, peak RSS {rss:.0f} MiB  {last}")

@@ -26,12 +26,18 @@ PYTHON = "import os\nprint('a Python file')\n"
 UNREACHABLE_REGISTRY = "127.0.0.1:9"  # never asked: every refusal comes first
 
 
-def assert_refused(result: CliResult, fake: FakeNgc | None, *, error: str) -> None:
+def assert_refused(
+    run_cli: Run, argv: tuple[str, ...], kept: Path, fake: FakeNgc | None, error: str
+) -> None:
+    """`nim-build ARGV`: exit 2 with `error`, no request sent, and `kept` as it was."""
+    before = snapshot_of(kept)
+    result = run_cli(*argv)
     assert result.code == 2, result.err
     assert "Traceback" not in result.err
     assert result.error == f"nim-build: error: {error}"
     if fake is not None:
         assert fake.request_count == 0
+    assert snapshot_of(kept) == before
 
 
 @pytest.fixture
@@ -54,152 +60,100 @@ def python_file(workdir: Path) -> Path:
 def test_detect_eu_does_not_replace_a_configmap(
     run_cli: Run, fake_ngc: FakeNgc, configmap: Path
 ) -> None:
-    before = snapshot_of(configmap)
-    result = run_cli("detect-eu", "--api-url", fake_ngc.url, "--output", "CM.yaml", API_KEY)
-    assert_refused(
-        result,
-        fake_ngc,
-        error="refusing to overwrite CM.yaml (--output): it is not an EU list (a JSON array); "
-        "name another file, or move it away",
+    argv = ("detect-eu", "--api-url", fake_ngc.url, "--output", "CM.yaml", API_KEY)
+    error = (
+        "refusing to overwrite CM.yaml (--output): it is not an EU list (a JSON array); "
+        "name another file, or move it away"
     )
-    assert snapshot_of(configmap) == before
+    assert_refused(run_cli, argv, configmap, fake_ngc, error)
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [
-        ["mirror-list", "CM.yaml", "--format", "mapping"],
-        ["mirror-configmap", "CM.yaml", "--plain-http"],
-    ],
+    "command",
+    [["mirror-list", "--format", "mapping"], ["mirror-configmap", "--plain-http"]],
     ids=["mirror-list", "mirror-configmap"],
 )
 def test_mirror_commands_do_not_replace_their_input(
-    run_cli: Run, configmap: Path, argv: list[str]
+    run_cli: Run, configmap: Path, command: list[str]
 ) -> None:
-    before = snapshot_of(configmap)
-    result = run_cli(*argv, "--registry", UNREACHABLE_REGISTRY, "--output", "CM.yaml")
-    assert_refused(
-        result,
-        None,
-        error="refusing to overwrite CM.yaml (--output): it is the input CONFIGMAP CM.yaml "
-        "of this run",
-    )
-    assert snapshot_of(configmap) == before
+    argv = (*command, "CM.yaml", "--registry", UNREACHABLE_REGISTRY, "--output", "CM.yaml")
+    error = "refusing to overwrite CM.yaml (--output): it is the input CONFIGMAP CM.yaml of this "
+    error += "run"
+    assert_refused(run_cli, argv, configmap, None, error)
 
 
 @pytest.mark.parametrize(
-    ("argv", "error"),
-    [
-        (
-            ["run", "--report", "x.py"],
-            "refusing to overwrite x.py (--report): it is not a nim-build report; "
-            "name another file, or move it away",
-        ),
-        (
-            ["generate", "--record", "x.py"],
-            "refusing to overwrite x.py (--record): it is not a nim-build snapshot; "
-            "name another file, or move it away",
-        ),
-    ],
+    ("option", "kind"),
+    [(["run", "--report"], "report"), (["generate", "--record"], "snapshot")],
     ids=["report", "record"],
 )
 def test_report_and_record_do_not_replace_a_python_file(
-    run_cli: Run, fake_ngc: FakeNgc, python_file: Path, argv: list[str], error: str
+    run_cli: Run, fake_ngc: FakeNgc, python_file: Path, option: list[str], kind: str
 ) -> None:
-    before = snapshot_of(python_file)
-    result = run_cli(*argv, "--api-url", fake_ngc.url, API_KEY)
-    assert_refused(result, fake_ngc, error=error)
-    assert snapshot_of(python_file) == before
+    argv = (*option, "x.py", "--api-url", fake_ngc.url, API_KEY)
+    error = (
+        f"refusing to overwrite x.py ({option[1]}): it is not a nim-build {kind}; "
+        "name another file, or move it away"
+    )
+    assert_refused(run_cli, argv, python_file, fake_ngc, error)
     assert not (python_file.parent / "generated").exists()
 
 
 # --------------------------------------------------------------------------- other paths to it
 
 
-def test_a_hard_link_to_the_input_is_refused(run_cli: Run, configmap: Path) -> None:
-    os.link(configmap, configmap.with_name("hard.yaml"))
-    before = snapshot_of(configmap)
-    result = run_cli(
-        "mirror-list", "CM.yaml", "--format", "skopeo", "--registry", "m.example", "--output",
-        "hard.yaml",
-    )  # fmt: skip
-    assert_refused(
-        result,
-        None,
-        error="refusing to overwrite hard.yaml (--output): it is the input CONFIGMAP CM.yaml "
-        "of this run (the same file)",
+@pytest.mark.parametrize("link", ["hard", "symbolic"])
+def test_a_link_to_the_input_is_refused(run_cli: Run, configmap: Path, link: str) -> None:
+    output = configmap.with_name("link.yaml")
+    if link == "hard":
+        os.link(configmap, output)
+    else:
+        output.symlink_to(configmap.name)
+    argv = ("mirror-list", "CM.yaml", "--format", "skopeo", "--registry", "m.example")
+    shown = "--output" if link == "hard" else f"--output, a link to {configmap}"
+    error = (
+        f"refusing to overwrite link.yaml ({shown}): it is the input CONFIGMAP CM.yaml of this "
+        "run (the same file)"
     )
-    assert snapshot_of(configmap) == before
-
-
-def test_a_link_to_the_input_is_refused(run_cli: Run, configmap: Path) -> None:
-    (configmap.parent / "link.yaml").symlink_to("CM.yaml")
-    before = snapshot_of(configmap)
-    result = run_cli(
-        "mirror-configmap", "CM.yaml", "--registry", UNREACHABLE_REGISTRY, "--output", "link.yaml"
-    )
-    assert_refused(
-        result,
-        None,
-        error=f"refusing to overwrite link.yaml (--output, a link to {configmap}): it is the "
-        "input CONFIGMAP CM.yaml of this run (the same file)",
-    )
-    assert snapshot_of(configmap) == before
+    assert_refused(run_cli, (*argv, "--output", "link.yaml"), configmap, None, error)
 
 
 def test_a_link_to_a_foreign_file_is_refused(
     run_cli: Run, fake_ngc: FakeNgc, python_file: Path
 ) -> None:
     (python_file.parent / "out.yaml").symlink_to("x.py")
-    before = snapshot_of(python_file)
-    result = run_cli("generate", "--api-url", fake_ngc.url, "--output", "out.yaml", API_KEY)
-    assert_refused(
-        result,
-        fake_ngc,
-        error=f"refusing to overwrite out.yaml (--output, a link to {python_file}): it is not "
-        "a ConfigMap; name another file, or move it away",
+    argv = ("generate", "--api-url", fake_ngc.url, "--output", "out.yaml", API_KEY)
+    error = (
+        f"refusing to overwrite out.yaml (--output, a link to {python_file}): it is not "
+        "a ConfigMap; name another file, or move it away"
     )
-    assert snapshot_of(python_file) == before
+    assert_refused(run_cli, argv, python_file, fake_ngc, error)
 
 
 @pytest.mark.parametrize(
-    ("argv", "error"),
-    [
-        (
-            ["generate", "--record", "key.txt", "--api-key-file", "key.txt"],
-            "refusing to overwrite key.txt (--record): it is the input --api-key-file key.txt "
-            "of this run",
-        ),
-        (
-            ["detect-eu", "--output", "[].json", "--api-key-file", "[].json"],
-            "refusing to overwrite [].json (--output): it is the input --api-key-file [].json "
-            "of this run",
-        ),
-    ],
-    ids=["record-over-key", "output-over-key"],
+    ("command", "name"),
+    [(("generate", "--record"), "key.txt"), (("detect-eu", "--output"), "[].json")],
 )
 def test_an_output_over_the_key_file_is_refused(
-    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, argv: list[str], error: str
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, command: tuple[str, str], name: str
 ) -> None:
-    # The key file even looks like an EU list here: being an input is refused first.
-    name = argv[argv.index("--api-key-file") + 1]
+    option = command[1]
+    # "[].json" even looks like an EU list: being an input is refused first.
     (workdir / name).write_text(f"{API_KEY}\n", encoding="utf-8")
-    before = snapshot_of(workdir / name)
-    assert_refused(run_cli(*argv, "--api-url", fake_ngc.url), fake_ngc, error=error)
-    assert snapshot_of(workdir / name) == before
+    argv = (*command, name, "--api-key-file", name, "--api-url", fake_ngc.url)
+    error = f"refusing to overwrite {name} ({option}): it is the input --api-key-file {name} "
+    error += "of this run"
+    assert_refused(run_cli, argv, workdir / name, fake_ngc, error)
 
 
 def test_the_replayed_snapshot_is_no_output(run_cli: Run, workdir: Path) -> None:
     shutil.copy(demo_snapshot_path(), workdir / "snap.json")
-    before = snapshot_of(workdir / "snap.json")
-    result = run_cli("detect-eu", "--from-snapshot", "snap.json", "--output", "snap.json")
-    assert_refused(
-        result,
-        None,
-        error="refusing to overwrite snap.json (--output): it is the input --from-snapshot "
-        "snap.json of this run",
+    argv = ("detect-eu", "--from-snapshot", "snap.json", "--output", "snap.json")
+    error = (
+        "refusing to overwrite snap.json (--output): it is the input --from-snapshot "
+        "snap.json of this run"
     )
-    assert snapshot_of(workdir / "snap.json") == before
+    assert_refused(run_cli, argv, workdir / "snap.json", None, error)
 
 
 # --------------------------------------------------------------------------- what may be written
@@ -262,14 +216,11 @@ def test_mirror_list_replaces_its_own_list_in_any_format(
 def test_mirror_configmap_does_not_replace_a_mirror_list(run_cli: Run, configmap: Path) -> None:
     argv = ("CM.yaml", "--registry", UNREACHABLE_REGISTRY, "--output", "list")
     assert run_cli("mirror-list", *argv, "--format", "oc-mirror").code == 0
-    before = snapshot_of(configmap.with_name("list"))
-    assert_refused(
-        run_cli("mirror-configmap", *argv, "--plain-http"),
-        None,
-        error="refusing to overwrite list (--output): it is not a ConfigMap; "
-        "name another file, or move it away",
+    error = (
+        "refusing to overwrite list (--output): it is not a ConfigMap; "
+        "name another file, or move it away"
     )
-    assert snapshot_of(configmap.with_name("list")) == before
+    assert_refused(run_cli, ("mirror-configmap", *argv), configmap.with_name("list"), None, error)
 
 
 def test_a_link_to_its_own_output_is_written_through(
