@@ -45,26 +45,32 @@ class Scenario:
     options: tuple[str, ...] = ()
 
 
-def run(scenario: Scenario) -> tuple[float, int, float, str]:
+def run_measured(command: list[str], folder: Path | None = None) -> tuple[float, int, float, str]:
     """Wall seconds, exit code, peak RSS (MiB) of the child (wait4), and its error line."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command,
+        env={**os.environ, "NGC_API_KEY": DEFAULT_KEY},
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stderr is not None
+    errors = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    error = next((line for line in errors.splitlines() if "error:" in line), "")
+    return seconds, os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, error
+
+
+def run(scenario: Scenario) -> tuple[float, int, float, str]:
+    """`generate` against the fake NGC with the scenario's fault: see run_measured."""
     with FakeNgc(synthetic_models(186)) as fake, tempfile.TemporaryDirectory() as folder:
         fake.fail_always(scenario.path_prefix, scenario.fault)
         command = [sys.executable, "-m", "nim_build", "generate", "-q", "--api-url", fake.url]
         command += ["--output", str(Path(folder) / "out.yaml"), *scenario.options]
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            command,
-            env={**os.environ, "NGC_API_KEY": DEFAULT_KEY},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert child.stderr is not None
-        errors = child.stderr.read()
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-    error = next((line for line in errors.splitlines() if "error:" in line), "")
-    return seconds, os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, error
+        return run_measured(command)
 
 
 def main() -> None:

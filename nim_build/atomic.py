@@ -4,6 +4,7 @@ A reader (or a failed run) only ever sees the old file or the complete new one, 
 whose bytes would not change is not touched at all (no new mtime, no noise in git). Ctrl-C and
 SIGTERM wait for a write to finish, and no `.*.tmp` file outlives a failed one. An output that
 is a symbolic link is written through: the link stays, its target is replaced atomically.
+The old file is compared size first, then in bounded chunks: never read whole into memory.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from nim_build.outputs import link_target
 log = logging.getLogger("nim_build")
 LOCK_WAIT = 600.0  # seconds a run waits for another run writing the same output
 _LOCK_POLL = 0.1
+_COMPARE_CHUNK = 1 << 20  # bytes of the old file read at a time
 
 
-def write_atomically(path: Path, text: str) -> bool:
+def write_atomically(path: Path, text: str, *, create_parents: bool = False) -> bool:
     """Write `text` to `path` unless it already holds exactly that; True when written.
 
     A symlink is written through: the temp file goes beside its target, which is replaced.
+    A missing folder is an OutputError unless `create_parents` (then it is made, with parents).
     """
     path = link_target(path)
     if path.exists() and not path.is_file():  # a device or FIFO must never be replaced
@@ -41,21 +44,37 @@ def write_atomically(path: Path, text: str) -> bool:
         raise OutputError(
             f"{path}: cannot write: character {error.start} cannot be encoded as UTF-8"
         ) from error
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    except OSError as error:
-        raise OutputError(f"{path}: cannot read: {error.strerror}") from error
+    if _holds(path, data):
+        return False
     with interrupts.deferred():
-        _replace(path, data)
+        _replace(path, data, create_parents)
     return True
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _holds(path: Path, data: bytes) -> bool:
+    """True when the file at `path` holds exactly `data`: its size first, then chunk by chunk."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as stream:
+            if os.fstat(stream.fileno()).st_size != len(data):
+                return False
+            view = memoryview(data)
+            for start in range(0, len(data), _COMPARE_CHUNK):
+                chunk = view[start : start + _COMPARE_CHUNK]
+                if stream.read(len(chunk)) != chunk:
+                    return False
+            return stream.read(1) == b""  # the file did not grow while being read
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise OutputError(f"{path}: cannot read: {error.strerror}") from error
+
+
+def _replace(path: Path, data: bytes, create_parents: bool) -> None:
+    if not create_parents and not path.parent.is_dir():
+        raise OutputError(f"{path}: cannot write: the folder {path.parent} does not exist")
+    try:
+        if create_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
         )

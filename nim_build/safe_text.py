@@ -7,6 +7,7 @@ where `::add-mask::`, `::error::` or `::stop-commands::` at the start of a line 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from typing import Any
@@ -21,8 +22,6 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # What the Actions runner reads as a command at the start of a line (after blanks).
 _COMMAND_START = re.compile(r"\s*(?:::|##\[)")
-# In JSON text these only occur inside strings, where a \u escape means the same.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 class _Secrets:
@@ -101,10 +100,25 @@ def safe_line(text: str) -> str:
     return f"nim-build: {line}" if _COMMAND_START.match(line) else line
 
 
-def escape_json_text(text: str) -> str:
-    """JSON text with DEL, C1 controls, U+2028/9 and lone surrogates as `\\uXXXX` escapes.
+def _json_escape(char: str) -> str:
+    # json.dumps escapes what it must; ensure_ascii makes any other one \uXXXX (a pair past U+FFFF).
+    return json.dumps(char)[1:-1]
 
-    The document means the same, stays valid UTF-8 (a lone surrogate cannot be encoded) and
-    no byte of it can break a line in a terminal or a CI log.
+
+def escape_json_text(text: str) -> str:
+    """JSON text with every character Python calls non-printable, but the newlines between
+    lines, as `\\uXXXX` escapes (a surrogate pair beyond U+FFFF).
+
+    That is C0/C1 controls, DEL, U+2028/9, lone surrogates, and the invisible characters
+    that make text read otherwise than it is: bidi controls (U+202A-E, U+2066-9, U+200E/F),
+    zero-width characters (U+200B-D, U+2060, U+FEFF) and tag characters (U+E0000-E007F).
+    The document means the same, stays valid UTF-8 (a lone surrogate cannot be encoded), no
+    byte of it can break a line in a terminal or a CI log, and nothing in it is hidden. The
+    ConfigMap's values, `diff --format json` and `--record` snapshots all go through here.
     """
-    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return "\n".join(
+        line
+        if line.isprintable()
+        else "".join(ch if ch.isprintable() else _json_escape(ch) for ch in line)
+        for line in text.split("\n")
+    )

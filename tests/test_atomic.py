@@ -9,6 +9,8 @@ import sys
 import textwrap
 import threading
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,46 @@ def test_runs_through_links_to_one_file_take_turns(tmp_path: Path) -> None:
     first, second = (output_lock(tmp_path / name / "out.yaml", wait=0.3) for name in "ab")
     with first, refused, second:
         pass
+
+
+def _peak_while(action: Callable[[], object]) -> int:
+    """Bytes Python allocated at most while `action` ran (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_large_old_file_of_another_size_is_not_read(tmp_path: Path) -> None:
+    target = tmp_path / "out.yaml"
+    with target.open("wb") as stream:
+        stream.truncate(256 << 20)  # sparse: 256 MiB that cost no disk
+    peak = _peak_while(lambda: write_atomically(target, "new\n"))
+    assert peak < 4 << 20
+    assert target.read_bytes() == b"new\n"
+
+
+def test_an_old_file_of_the_same_size_is_compared_in_chunks(tmp_path: Path) -> None:
+    target = tmp_path / "out.yaml"
+    size = 16 << 20  # small: a forked child's peak RSS counts the test process's (wait4)
+    with target.open("wb") as stream:
+        stream.truncate(size)  # sparse zeros
+    text = "\0" * (size - 1) + "x"  # the same size; differs in the last byte only
+    peak = _peak_while(lambda: write_atomically(target, text))
+    # The encoded new text plus 1 MiB chunks: never a second whole copy for the old file.
+    assert peak < size + (4 << 20)
+    with target.open("rb") as stream:
+        stream.seek(size - 1)
+        assert stream.read() == b"x"
+    assert write_atomically(target, text) is False  # now identical: not touched
+
+
+def test_a_missing_folder_is_created_only_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "deeper" / "out.yaml"
+    with pytest.raises(OutputError, match=r"the folder .*deeper does not exist"):
+        write_atomically(target, "x\n")
+    assert not (tmp_path / "new").exists()
+    assert write_atomically(target, "x\n", create_parents=True)
+    assert target.read_text(encoding="utf-8") == "x\n"

@@ -205,3 +205,53 @@ def test_text_is_redacted_before_it_is_cut(
     register_secret(API_KEY)
     assert KEY_BODY[:8] not in as_json("A" * 50 + KEY_BODY)
     assert KEY_BODY[:8] not in shorten("m " * 145 + KEY_BODY)  # cut at 300
+
+
+# --------------------------------------------------------------------------- hidden characters
+
+# Right-to-left override, pop, zero-width space, word joiner, BOM, and tag characters
+# ("\U000e0041" is TAG LATIN CAPITAL LETTER A): all invisible, all able to make text read
+# otherwise than it is.
+HIDDEN = "safe\u202eexe.txt\u202c\u200b\u2060\ufeff\U000e0041\U000e007f\u2066x\u2069"
+HIDDEN_CHARS = set("\u202e\u202c\u200b\u2060\ufeff\U000e0041\U000e007f\u2066\u2069")
+
+
+def assert_nothing_hidden(text: str) -> None:
+    assert not HIDDEN_CHARS & set(text), [hex(ord(ch)) for ch in HIDDEN_CHARS & set(text)]
+
+
+def test_json_text_escapes_hidden_characters() -> None:
+    text = escape_json_text(json.dumps({"k": HIDDEN}, ensure_ascii=False))
+    assert_nothing_hidden(text)
+    assert "\\u202e" in text
+    assert "\\udb40\\udc41" in text  # a tag character, as a surrogate pair
+    assert json.loads(text) == {"k": HIDDEN}
+
+
+def test_diff_json_escapes_hidden_characters(run_cli: Run, workdir: Path) -> None:
+    from nim_build.steps.configmap import render_configmap
+    from tests.entries import make_entry
+
+    old, new = workdir / "old.yaml", workdir / "new.yaml"
+    old.write_text(render_configmap([make_entry()]), encoding="utf-8")
+    changed = make_entry(display_name=HIDDEN, short_description=f"a{HIDDEN}")
+    new.write_text(render_configmap([changed]), encoding="utf-8")
+    assert_nothing_hidden(new.read_text(encoding="utf-8"))  # the ConfigMap escapes them
+    result = run_cli("diff", "--format", "json", str(old), str(new))
+    assert result.code == 0, result.err
+    assert_nothing_hidden(result.out)
+    changes = json.loads(result.out)["changed"]["llama-3.1-8b-instruct"]
+    assert changes["displayName"]["new"] == HIDDEN
+
+
+def test_a_snapshot_escapes_hidden_characters(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    hidden = FakeModel(team="meta", repo="hidden", display_name=HIDDEN, short_description=HIDDEN)
+    fake = make_fake_ngc([*default_models(), hidden])
+    recorded = run_cli("generate", "--api-url", fake.url, "--record", "snap.json", API_KEY)
+    assert recorded.code == 0, recorded.err
+    assert_nothing_hidden((workdir / "snap.json").read_text(encoding="utf-8"))
+    replayed = run_cli("generate", "--from-snapshot", "snap.json", "--output", "replay.yaml")
+    assert replayed.code == 0, replayed.err
+    assert read_entries(workdir / "replay.yaml")["hidden"]["displayName"] == HIDDEN

@@ -398,7 +398,7 @@ def test_mirror_configmap_fails_on_a_5xx_naming_the_repository_and_writes_nothin
     proxy = make_proxy(mirror.url, fail={f"nim/baai/{BGE}": 500})
     configmap = configmap_file(tmp_path, entries)
     output = tmp_path / "custom.yaml"
-    output.write_text("previous\n")
+    output.write_text("kind: ConfigMap  # previous\n")  # its own kind: replaceable
     result = run_cli(
         "mirror-configmap",
         str(configmap),
@@ -416,7 +416,7 @@ def test_mirror_configmap_fails_on_a_5xx_naming_the_repository_and_writes_nothin
         f"nim/baai/{BGE}: GET http://{proxy.host}/v2/nim/baai/{BGE}/tags/list?n=1000 "
         "answered 500 after 2 attempts"
     )
-    assert output.read_text() == "previous\n"
+    assert output.read_text() == "kind: ConfigMap  # previous\n"
 
 
 def test_mirror_configmap_without_credentials_or_models_fails_clearly(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from nim_build.models import ModelEntry
 from nim_build.steps.diff import Diff, diff
-from nim_build.steps.report import code, escape, render_markdown
+from nim_build.steps.report import code, escape, render_failure, render_markdown
 from tests.entries import make_entry, real_shaped_entries, synthetic_entries, with_changes
 
 HOSTILE = "| @someone <img src=x> `x` **b** ~~s~~ $x$ #12"
@@ -164,6 +165,50 @@ def test_truncated_under_the_limit_with_a_note(limit: int) -> None:
     assert "- note 2\n" in report  # notes come first and are short: they stay
     last_row = [line for line in report.splitlines() if line.startswith("|")][-1]
     assert last_row.endswith(" |")
+
+
+X_DOUBLE_STRUCK = "\N{MATHEMATICAL DOUBLE-STRUCK CAPITAL X}"  # astral, like the emoji
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def test_github_length_is_the_stricter_of_utf16_units_and_quarter_bytes() -> None:
+    from nim_build.steps.report import GITHUB_BODY_LIMIT, github_length
+
+    assert GITHUB_BODY_LIMIT == 65_536
+    assert github_length("abc") == 3
+    assert github_length("😀" + X_DOUBLE_STRUCK) == 4  # two surrogate pairs; 8 bytes / 4 = 2
+    assert github_length("é" * 4) == 4  # 8 bytes / 4 = 2; 4 units
+
+
+@pytest.mark.parametrize("astral", ["😀", X_DOUBLE_STRUCK, "😀" + X_DOUBLE_STRUCK + "a"])
+def test_astral_plane_text_stays_under_githubs_limit(astral: str) -> None:
+    old = synthetic_entries(600)
+    new = by_name(
+        [
+            replace(
+                entry,
+                display_name=astral * 40,
+                short_description=astral * 1500,
+                tags=(*entry.tags, "2.0.0"),
+            )
+            for entry in old
+        ]
+    )
+    report = render_markdown(diff(by_name(old), new), new)
+    assert _utf16_units(report) <= 65_000  # GitHub's limit is 65,536
+    assert len(report.encode("utf-8")) <= 4 * 65_000
+    assert "_Left out to keep this report under 65,000 characters: " in report
+    assert_well_formed(report)
+
+
+def test_a_failure_report_of_astral_text_stays_under_githubs_limit() -> None:
+    rows = [(f"model-{index}", "😀" * 1500) for index in range(200)]
+    report = render_failure("200 models failed.", rows)
+    assert _utf16_units(report) <= 65_000
+    assert "more rows left out" in report
 
 
 def test_left_out_note_counts_rows() -> None:

@@ -19,6 +19,7 @@ from nim_build.ngc import (
     RetryPolicy,
     SnapshotSource,
 )
+from nim_build.ngc.snapshot import catalog_fields, model_fields
 from tests.conftest import API_KEY, CliResult, leftovers, read_entries, snapshot_of
 from tests.fake_ngc import FakeNgc, Fault, default_models, synthetic_models
 
@@ -98,6 +99,59 @@ def test_record_then_replay_detect_eu(
     assert len(json.loads((workdir / "replay.json").read_text(encoding="utf-8"))) == 4
 
 
+PADDING = "p" * 200_000  # a field no step reads, on every answer
+
+
+def test_only_the_fields_the_pipeline_reads_are_recorded(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    models = synthetic_models(20, seed=7)
+    for model in models:
+        model.extras = {"padding": PADDING, "labels": [{"key": "x", "values": ["y"] * 50}]}
+    fake = make_fake_ngc(models)
+    args = ("generate", "--api-url", fake.url)
+    assert run_cli(*args, "--output", "live.yaml", "--record", "snap.json", API_KEY).code == 0
+    text = (workdir / "snap.json").read_text(encoding="utf-8")
+    assert PADDING[:1000] not in text
+    assert len(text) < 40_000
+    assert text.startswith('{\n "format": "nim-build-snapshot/1",\n')  # says what it is first
+    document = json.loads(text)
+    page = document["catalog"]["0/1000"]["body"]
+    resource = page["results"][0]["resources"][0]
+    assert sorted(resource) == ["attributes", "displayName", "resourceId"]
+    assert [attribute["key"] for attribute in resource["attributes"]] == ["latestTag"]
+    model = next(iter(document["repositories"].values()))["body"]
+    assert sorted(model) == sorted(
+        ["name", "displayName", "shortDescription", "namespace", "tags", "latestTag", "updatedDate"]
+    )
+    fake.stop()
+    replay = run_cli("generate", "--from-snapshot", "snap.json", "--output", "replay.yaml")
+    assert replay.code == 0, replay.err
+    assert (workdir / "replay.yaml").read_bytes() == (workdir / "live.yaml").read_bytes()
+
+
+def test_a_snapshot_too_large_to_replay_is_not_written(
+    run_cli: Run,
+    make_fake_ngc: Callable[..., FakeNgc],
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import nim_build.ngc.snapshot
+
+    old = json.dumps({"format": "nim-build-snapshot/1"}, indent=1) + "\n"
+    (workdir / "snap.json").write_text(old, encoding="utf-8")
+    before = snapshot_of(workdir / "snap.json")
+    monkeypatch.setattr(nim_build.ngc.snapshot, "MAX_INPUT_CHARS", 4_000)  # ~8 answers
+    fake = make_fake_ngc(synthetic_models(30, seed=3))
+    result = run_cli("generate", "--api-url", fake.url, "--record", "snap.json", API_KEY)
+    assert result.code == 1
+    assert result.error == (
+        "nim-build: error: --record snap.json: the answers would take more than 0 Mi "
+        "characters, more than --from-snapshot reads; not recorded"
+    )
+    assert snapshot_of(workdir / "snap.json") == before
+
+
 def test_replay_without_an_answer_names_it(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -> None:
     args = ("generate", "--api-url", fake_ngc.url, "--record", "snap.json", API_KEY)
     assert run_cli(*args).code == 0
@@ -146,7 +200,9 @@ def test_library_record_and_replay(fake_ngc: FakeNgc, tmp_path: Path) -> None:
         replay.repository("nim/baai/bge-m3"),
     ]
     assert [a.status for a in replayed] == [200, 200, 451, 200]
-    assert replayed[1:] == recorded[1:]
+    # What the pipeline reads of each answer is kept, and only that.
+    assert replayed[1].body == catalog_fields(recorded[1].body) != recorded[1].body
+    assert [a.body for a in replayed[2:]] == [model_fields(a.body) for a in recorded[2:]]
     assert fake_ngc.request_count == requests
     with pytest.raises(NgcError, match="nim/baai/bge-large-zh-v1-5"):
         replay.repository("nim/baai/bge-large-zh-v1-5")

@@ -7,6 +7,7 @@ words `validate` would use (no Python reprs, the file named), instead of half-pa
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from ruamel.yaml.error import YAMLError
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
 from nim_build.models import ConfigMapData
-from nim_build.steps.configmap import CONFIGMAP_NAME, ConfigMapError, parse_configmap
+from nim_build.outputs import OutputKind
+from nim_build.steps.configmap import CONFIGMAP_NAME, HEADER, ConfigMapError, parse_configmap
 from nim_build.steps.validate import Problem, check_text
 from nim_build.steps.yaml_scalars import nested_too_deeply
 from nim_build.wording import plural
@@ -24,6 +26,21 @@ from nim_build.wording import plural
 from ._stdio import input_name, read_input
 
 log = logging.getLogger("nim_build")
+_KIND_CONFIGMAP = re.compile(r"""^kind:[ \t]*(["']?)ConfigMap\1[ \t]*(#.*)?$""", re.M)
+_DOCUMENT_START = re.compile(r"^---", re.M)
+
+
+def _looks_like_configmap(head: str) -> bool:
+    """nim-build's header, or one YAML document whose first lines say `kind: ConfigMap`."""
+    if head.startswith(f"# {HEADER.splitlines()[0]}"):
+        return True
+    body = _DOCUMENT_START.sub("", head, count=1) if head.startswith("---") else head
+    return bool(_KIND_CONFIGMAP.search(body)) and not _DOCUMENT_START.search(body)
+
+
+# What generate, run and mirror-configmap may replace (generate and run then read it whole:
+# a ConfigMap named otherwise is refused there, see read_previous).
+CONFIGMAP_OUTPUT = OutputKind("a ConfigMap", _looks_like_configmap)
 
 
 def _invalid(name: str, problems: Sequence[Problem]) -> ConfigMapError:

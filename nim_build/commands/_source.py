@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
 from nim_build.http import TlsFailed, TransportFailed
+from nim_build.inputs import MAX_INPUT_CHARS
 from nim_build.models import Catalog, ModelFailure
 from nim_build.ngc import (
     DEFAULT_API_URL,
@@ -26,7 +27,8 @@ from nim_build.ngc import (
     SnapshotSource,
     load_api_key,
 )
-from nim_build.outputs import check_distinct, check_output
+from nim_build.ngc.snapshot import FORMAT_FIELD
+from nim_build.outputs import OutputKind, check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
@@ -46,6 +48,14 @@ KEY_ARGUMENT_WARNING = (
 MAX_CONCURRENCY = 64  # the fastest measured (docs/benchmarks.md); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
+# What --record may replace: a snapshot, marked in its second line (further in, in the sorted
+# layout of earlier versions, up to the largest snapshot a replay reads).
+SNAPSHOT_OUTPUT = OutputKind(
+    "a nim-build snapshot",
+    lambda head: FORMAT_FIELD in head,
+    marker=FORMAT_FIELD.encode(),
+    scan_limit=4 * MAX_INPUT_CHARS,
+)
 
 
 def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -222,7 +232,7 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
     if args.record and (args.demo or args.from_snapshot):
         raise UsageError("--record records a live run; it cannot be combined with a replay")
     if args.record:
-        check_output(args.record, "--record")
+        check_output(args.record, "--record", kind=SNAPSHOT_OUTPUT, inputs=inputs_of(args))
     source: NgcSource
     if args.demo:
         source = SnapshotSource(demo_snapshot_path())
@@ -256,14 +266,25 @@ def default_path(args: argparse.Namespace, given: Path | None, name: str) -> Pat
     return (DEMO_DIR if args.demo else Path("generated")) / name
 
 
-def output_path(args: argparse.Namespace, given: Path | None, name: str) -> Path:
+def output_path(args: argparse.Namespace, given: Path | None, name: str, kind: OutputKind) -> Path:
     """`default_path`, checked before any request (a default folder is created when written).
 
-    --record and --eu-restricted must not name the same file: it would silently be replaced.
+    It must hold nothing or a `kind` file, and be no input of the run; --record and
+    --eu-restricted must not name the same file: it would silently be replaced.
     """
-    path = check_output(default_path(args, given, name), "--output", create_folders=given is None)
+    path = default_path(args, given, name)
+    check_output(path, "--output", create_folders=given is None, kind=kind, inputs=inputs_of(args))
     check_distinct({"--output": path, **written_or_read(args)})
     return path
+
+
+def inputs_of(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The files an NGC command reads, by option: no output may be one of them."""
+    return {
+        "--eu-restricted": getattr(args, "eu_restricted", None),
+        "--from-snapshot": args.from_snapshot,
+        "--api-key-file": args.api_key_file,
+    }
 
 
 def written_or_read(args: argparse.Namespace) -> dict[str, Path | None]:

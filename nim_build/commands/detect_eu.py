@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nim_build.atomic import write_atomically
 from nim_build.errors import NimBuildError
+from nim_build.outputs import OutputKind
 from nim_build.progress import StepTimes
 from nim_build.steps.eu import probe_eu, render_eu_list
 from nim_build.steps.validate import ValidationFailed, validate_eu_list_text
@@ -25,6 +26,8 @@ from ._source import (
 
 log = logging.getLogger("nim_build")
 EU_LIST_NAME = "nim_eu_restricted.json"
+# What --output may replace: an EU list, a JSON array (steps/eu.py's render_eu_list).
+EU_LIST_OUTPUT = OutputKind("an EU list (a JSON array)", lambda head: head.lstrip().startswith("["))
 
 
 class ProbeFailed(NimBuildError):
@@ -42,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = output_path(args, args.output, EU_LIST_NAME)
+    output = output_path(args, args.output, EU_LIST_NAME, EU_LIST_OUTPUT)
     times = StepTimes()
     with open_source(args) as source:
         catalog = check_key_and_list(source, times)
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise ValidationFailed(problems)
     with times.step("write"):
-        written = write_atomically(output, text)
+        # The default generated/ is made when missing; a folder the user named was checked.
+        written = write_atomically(output, text, create_parents=args.output is None)
     save_recording(source)
     state = "wrote" if written else "unchanged:"
     log.info(

@@ -28,7 +28,7 @@ from nim_build.steps.validate import (
 )
 from nim_build.wording import plural
 
-from ._configmaps import read_previous, what_it_holds
+from ._configmaps import CONFIGMAP_OUTPUT, read_previous, what_it_holds
 from ._metadata import add_metadata_arguments, labels
 from ._source import (
     add_source_arguments,
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if is_stdio(args.output):  # nothing on disk: no lock, no previous ConfigMap
         check_distinct(written_or_read(args))
         return _generate(args, Path(STDIO))
-    output = output_path(args, args.output, CONFIGMAP_NAME)
+    output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
     # One run at a time from reading the current file (for carry-over) to writing the new one.
     with output_lock(output):
         return _generate(args, output)

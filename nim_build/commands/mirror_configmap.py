@@ -19,6 +19,7 @@ from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed, validate_configmap_text
 from nim_build.wording import plural
 
+from ._configmaps import CONFIGMAP_OUTPUT
 from ._metadata import add_metadata_arguments, labels
 from ._source import add_request_arguments
 from ._stdio import input_name
@@ -76,7 +77,7 @@ def _credentials(args: argparse.Namespace) -> Credentials | None:
 def run(args: argparse.Namespace) -> int:
     if args.ca_file is not None and not args.ca_file.is_file():
         raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
-    output = checked_output(args)  # before the first request
+    output = checked_output(args, CONFIGMAP_OUTPUT)  # before the first request
     # Never the operator's opendatahub.io labels: only what --label asks for.
     chosen_labels = configmap_labels(args.name, labels(args), shipped=False)
     times = StepTimes()

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from nim_build.atomic import write_atomically
 from nim_build.models import ModelEntry
-from nim_build.outputs import check_output
+from nim_build.outputs import OutputKind, check_output
 from nim_build.registry import RegistryLocation
 from nim_build.steps.mirror import (
     FORMATS,
+    GENERATED_BY,
     RENDERERS,
     SOURCE_REGISTRY,
     MirrorPlan,
@@ -25,6 +26,11 @@ from ._configmaps import read_configmap
 from ._stdio import input_name, is_stdio
 
 log = logging.getLogger("nim_build")
+# What --output may replace: a mirror list in any format, named so in its first line.
+MIRROR_LIST_OUTPUT = OutputKind(
+    "a mirror list from nim-build mirror-list",
+    lambda head: head.startswith("# ") and GENERATED_BY in head.partition("\n")[0],
+)
 
 
 def registry_location(text: str) -> RegistryLocation:
@@ -98,11 +104,19 @@ def read_entries(path: Path) -> tuple[ModelEntry, ...]:
     return tuple(read_configmap(path).entries.values())
 
 
-def checked_output(args: argparse.Namespace) -> Path | None:
-    """--output, checked before any work like every command's (a missing folder: exit 2);
-    None for stdout (no --output, or `-`)."""
+def checked_output(args: argparse.Namespace, kind: OutputKind) -> Path | None:
+    """--output, checked before any work like every command's (a missing folder: exit 2):
+    nothing or a `kind` file, and none of the files the command reads; None for stdout
+    (no --output, or `-`)."""
     output: Path | None = args.output
-    return None if output is None or is_stdio(output) else check_output(output, "--output")
+    if output is None or is_stdio(output):
+        return None
+    inputs = {
+        "CONFIGMAP": None if is_stdio(args.configmap) else args.configmap,
+        "--authfile": getattr(args, "authfile", None),
+        "--ca-file": getattr(args, "ca_file", None),
+    }
+    return check_output(output, "--output", kind=kind, inputs=inputs)
 
 
 def emit(text: str, output: Path | None) -> str:
@@ -115,7 +129,7 @@ def emit(text: str, output: Path | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    output = checked_output(args)
+    output = checked_output(args, MIRROR_LIST_OUTPUT)
     entries = read_entries(args.configmap)
     chosen = select_models(
         entries,

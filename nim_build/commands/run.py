@@ -10,18 +10,19 @@ from pathlib import Path
 from nim_build import github, interrupts
 from nim_build.atomic import output_lock, write_atomically
 from nim_build.errors import NimBuildError, OutputError, itemize
-from nim_build.outputs import check_distinct, check_output
+from nim_build.outputs import OutputKind, check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.steps.diff import Diff, diff
-from nim_build.steps.report import code, escape, render_failure, render_markdown
+from nim_build.steps.report import TITLE, code, escape, render_failure, render_markdown
 from nim_build.steps.validate import ValidationFailed
 from nim_build.wording import plural
 
-from ._configmaps import read_previous
+from ._configmaps import CONFIGMAP_OUTPUT, read_previous
 from ._metadata import labels
 from ._source import (
     annotation_text,
     check_key,
+    inputs_of,
     int_between,
     list_catalog,
     open_source,
@@ -41,6 +42,8 @@ from .generate import add_arguments as add_generate_arguments
 
 log = logging.getLogger("nim_build")
 DEFAULT_MAX_REMOVALS = 5
+# What --report may replace: a report, whose first line is its title.
+REPORT_OUTPUT = OutputKind("a nim-build report", lambda head: head.startswith(f"## {TITLE}\n"))
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
     """--report, else next to the output (whose folder was checked); before any request."""
     report: Path | None = args.report
     path = report or output.with_name(f"{output.stem}.report.md")
-    check_output(path, "--report", create_folders=report is None)
+    check_output(
+        path, "--report", create_folders=report is None, kind=REPORT_OUTPUT, inputs=inputs_of(args)
+    )
     check_distinct({"--output": output, "--report": path, **written_or_read(args)})
     return path
 
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     github.check_files()
     try:
         labels(args)  # a repeated --label fails before any request
-        output = output_path(args, args.output, CONFIGMAP_NAME)
+        output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
         report_path = _report_path(args, output)
         # One run at a time from reading the current file to writing the report about it.
         with output_lock(output):

@@ -17,7 +17,7 @@ from ruamel.yaml.error import YAMLError
 
 from nim_build.errors import InputFileError
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
-from nim_build.safe_text import redact
+from nim_build.safe_text import escape_json_text, redact
 from nim_build.steps.validate.rules import surrogate_problems
 from nim_build.steps.yaml_scalars import MAX_DEPTH, needs_quotes, nested_too_deeply
 
@@ -54,12 +54,8 @@ def entry_json(entry: ModelEntry) -> str:
     """One data value: the contract JSON, pretty-printed as the reference script writes it."""
     text = json.dumps(entry.to_contract(), indent=2, ensure_ascii=False)
     # Keep the literal block style possible: YAML block scalars cannot hold non-printable
-    # characters (U+2028, C1 controls, ...), so those alone are written as JSON escapes.
-    if not text.isprintable():
-        text = "".join(
-            ch if ch == "\n" or ch.isprintable() else json.dumps(ch)[1:-1] for ch in text
-        )
-    return text + "\n"
+    # characters (U+2028, C1 controls, bidi controls, ...), so those alone are JSON escapes.
+    return escape_json_text(text) + "\n"
 
 
 class _Literal(str):

@@ -189,7 +189,9 @@ def place(text: str, request: Request) -> Placement:
     _refuse_another_file(target, placed, str(document["metadata"]["name"]))
     writes = [_Write(target, placed, text), *_wiring(checkout, request, target)]
     for write in writes:
-        written = write.text is not None and write_atomically(write.path, write.text)
+        written = write.text is not None and write_atomically(
+            write.path, write.text, create_parents=True
+        )
         log.info("%s: %s", write.shown, "written" if written else "unchanged")
     if request.render is None:
         return Placement(placed)

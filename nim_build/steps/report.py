@@ -3,7 +3,8 @@
 Every string that came from the NGC API is untrusted. It is escaped so that it cannot break a
 table, render HTML, images or links, or notify anyone (@mentions, #123 and GH-123 references),
 and the API key is redacted from it. The report
-stays under `limit` characters by leaving out whole rows, and says how many it left out.
+stays under `limit` characters as GitHub counts them (see `github_length`) by leaving out whole
+rows, and says how many it left out.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ _CELL = 80  # characters of a string shown in a table cell; details hold the res
 _DETAIL = 2000
 _TAGS_IN_CELL = 10
 _NOTE_RESERVE = 400  # room kept for the "rows left out" note
+GITHUB_BODY_LIMIT = 65_536  # characters in a pull request body or comment
+DEFAULT_LIMIT = 65_000  # leaves room under GITHUB_BODY_LIMIT for what a workflow appends
+TITLE = "NIM model metadata"  # the first line, "## NIM model metadata", marks a report
+
+
+def github_length(text: str) -> int:
+    """`text`'s size against GitHub's body limit: the stricter of UTF-16 code units (an emoji
+    or U+1D54F counts 2) and UTF-8 bytes / 4 (the body is stored in 4 x limit bytes)."""
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    quarter_bytes = -(-len(text.encode("utf-8", "surrogatepass")) // 4)
+    return max(units, quarter_bytes)
 
 
 def escape(value: Any, limit: int | None = None) -> str:
@@ -207,11 +219,12 @@ def render_markdown(
     diff: Diff,
     new: Mapping[str, ModelEntry],
     *,
-    title: str = "NIM model metadata",
+    title: str = TITLE,
     notes: Sequence[str] = (),
-    limit: int = 65_000,
+    limit: int = DEFAULT_LIMIT,
 ) -> str:
-    """The report: summary, notes, tables of added/removed/changed, details; <= `limit` chars.
+    """The report: summary, notes, tables of added/removed/changed, details; <= `limit` chars
+    as `github_length` counts them.
 
     `notes` are trusted Markdown (escape API strings in them with `escape` or `code`).
     """
@@ -219,19 +232,21 @@ def render_markdown(
     sections = [_notes(notes), _added(diff, new), _removed(diff), _changed(diff)]
     sections.append(_details(diff, new))
     worst_note = _left_out_note({s.label: (len(s.rows), len(s.rows)) for s in sections}, limit)
-    budget = limit - max(len(worst_note), _NOTE_RESERVE)
-    if len(start) > budget:
+    budget = limit - max(github_length(worst_note), _NOTE_RESERVE)
+    if github_length(start) > budget:
         raise ValueError(f"a report limit of {limit} characters is too small")
-    parts, used = [start], len(start)
+    # Sizes add up piece by piece: a sum of each piece's stricter measure is never too small.
+    parts, used = [start], github_length(start)
     left_out: dict[str, tuple[int, int]] = {}
     for section in sections:
-        size = len(section.head) + len(section.tail)
+        size = github_length(section.head) + github_length(section.tail)
         kept: list[str] = []
         for row in section.rows:
-            if used + size + len(row) > budget:
+            row_size = github_length(row)
+            if used + size + row_size > budget:
                 break  # a table keeps its order: rows after a left-out one go too
             kept.append(row)
-            size += len(row)
+            size += row_size
         if len(kept) < len(section.rows):
             left_out[section.label] = (len(section.rows) - len(kept), len(section.rows))
         if kept:
@@ -248,8 +263,8 @@ def render_failure(
     *,
     columns: tuple[str, str] = ("Model", "Reason"),
     notes: Sequence[str] = (),
-    title: str = "NIM model metadata",
-    limit: int = 65_000,
+    title: str = TITLE,
+    limit: int = DEFAULT_LIMIT,
 ) -> str:
     """The report of a run that wrote nothing: why, and the items behind it, under `limit`.
 
@@ -262,14 +277,14 @@ def render_failure(
         parts += [section.head, *section.rows, section.tail]
     if rows:
         parts.append(_table_head(*columns))
-    used = sum(map(len, parts))
+    used = sum(map(github_length, parts))
     shown = 0
     for first, second in rows:
         row = _row(code(first), escape(second, _DETAIL))
-        if used + len(row) > limit - _NOTE_RESERVE:
+        if used + github_length(row) > limit - _NOTE_RESERVE:
             break
         parts.append(row)
-        used += len(row)
+        used += github_length(row)
         shown += 1
     if shown < len(rows):
         parts.append(f"\n_{len(rows) - shown:,} more rows left out to keep this report short._\n")
