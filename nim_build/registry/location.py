@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# The OCI reference grammar the validator already uses for image names.
-from nim_build.steps.validate.rules import DOMAIN, PATH_COMPONENT
+from nim_build.reference import DOMAIN, PATH_COMPONENT
 
 _LOCATION = re.compile(rf"({DOMAIN})((?:/{PATH_COMPONENT})*)", re.ASCII)
 

@@ -19,7 +19,7 @@ from nim_build.http import (
     describe_failure,
     user_agent,
 )
-from nim_build.ngc.source import SourceStats
+from nim_build.stats import RequestStats
 
 from .errors import RegistryError
 
@@ -39,7 +39,7 @@ class Transport:
         body_limit: int = BODY_LIMIT,
     ) -> None:
         self.limits = limits or HttpLimits()
-        self.stats = SourceStats()
+        self.stats = RequestStats()
         self.body_limit = body_limit
         # Passed per request: a session's `verify` loses to $REQUESTS_CA_BUNDLE, --ca-file must not.
         self._verify = verify

@@ -1,0 +1,274 @@
+"""`BoundedClient`: a pooled client whose every request is bounded (see nim_build.http)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import requests
+import urllib3
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_any,
+    wait_random_exponential,
+)
+
+from .errors import (
+    BadEncoding,
+    Cancelled,
+    HttpError,
+    Redirected,
+    RetryableStatus,
+    TimedOut,
+    TlsFailed,
+    TooLarge,
+    TransportFailed,
+    is_retryable,
+)
+from .inflight import Attempt, InFlight, TrackingAdapter
+from .retry import (
+    AttemptCounter,
+    HttpLimits,
+    MiB,
+    NoCounter,
+    WaitBudget,
+    clear_frames,
+    retry_after_seconds,
+)
+
+READ_CHUNK = 64 * 1024  # decoded bytes per read: one socket read, at most this much out
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A complete answer: status, headers (case-insensitive) and the decoded body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _status_line(status: int, method: str, url: str) -> str:
+    return f"{method} {url} answered {status}"
+
+
+class BoundedClient:
+    """A pooled HTTP client whose every request is bounded by `limits`. Thread-safe.
+
+    `request(..., retry_statuses=...)` says which answers are retried (default: 429 and
+    5xx); `counter` counts attempts and retries. `close()` cancels whatever is in flight.
+    """
+
+    def __init__(
+        self,
+        limits: HttpLimits,
+        *,
+        pool_size: int = 16,
+        headers: Mapping[str, str] | None = None,
+        counter: AttemptCounter | None = None,
+    ) -> None:
+        self.limits = limits
+        self.counter: AttemptCounter = counter or NoCounter()
+        self.cancelled = threading.Event()
+        self._budget = WaitBudget(limits.total_wait)
+        self._in_flight = InFlight()
+        self._session = requests.Session()
+        adapter = TrackingAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update(headers or {})
+
+    def close(self) -> None:
+        """Cancel requests in flight and retries, then release connections."""
+        self.cancelled.set()
+        self._in_flight.interrupt_all()
+        self._session.close()
+
+    # -- one attempt
+
+    def attempt(
+        self, method: str, url: str, *, max_body: int | None = None, **kwargs: Any
+    ) -> HttpAnswer:
+        """One try: no redirects, a deadline from connect to last byte, a decoded-size cap."""
+        if self.cancelled.is_set():
+            raise Cancelled(f"{method} {url}: cancelled")
+        limits = self.limits
+        deadline = time.monotonic() + limits.timeout
+        timeouts = (min(limits.connect_timeout, limits.timeout), limits.timeout)
+        with self._in_flight.track(deadline) as attempt:
+            try:
+                response = self._session.request(
+                    method, url, timeout=timeouts, allow_redirects=False, stream=True, **kwargs
+                )
+            except requests.RequestException as error:
+                raise self._transport_error(error, method, url, attempt) from error
+            with response:
+                if 300 <= response.status_code < 400:
+                    raise Redirected(
+                        f"{_status_line(response.status_code, method, url)} (redirect), "
+                        "not followed"
+                    )
+                body = self._read_body(response, method, url, attempt, max_body or limits.max_body)
+            return HttpAnswer(response.status_code, response.headers, body)
+
+    def _read_body(
+        self,
+        response: requests.Response,
+        method: str,
+        url: str,
+        attempt: Attempt,
+        cap: int,
+    ) -> bytes:
+        """The decoded body, read one socket read at a time with the deadline checked."""
+        raw: urllib3.BaseHTTPResponse = response.raw
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                remaining = attempt.deadline - time.monotonic()
+                if self.cancelled.is_set() or remaining <= 0:
+                    raise self._stopped(method, url)
+                sock = getattr(raw.connection, "sock", None)
+                if sock is not None:
+                    sock.settimeout(min(remaining, self.limits.timeout))
+                chunk = raw.read1(READ_CHUNK, decode_content=True)
+                if not chunk:
+                    return b"".join(chunks)
+                size += len(chunk)
+                if size > cap:
+                    raise TooLarge(
+                        f"{method} {url}: answer larger than the {_size(cap)} cap (decoded)"
+                    )
+                chunks.append(chunk)
+        except urllib3.exceptions.DecodeError as error:
+            raise BadEncoding(f"{method} {url}: answer could not be decoded") from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise self._transport_error(error, method, url, attempt) from error
+
+    def _stopped(self, method: str, url: str) -> HttpError:
+        if self.cancelled.is_set():
+            return Cancelled(f"{method} {url}: cancelled")
+        return TimedOut(
+            f"{method} {url}: timed out (no complete answer within {self.limits.timeout:g} s)"
+        )
+
+    def _transport_error(
+        self, error: BaseException, method: str, url: str, attempt: Attempt
+    ) -> HttpError:
+        stopped = self.cancelled.is_set() or attempt.interrupted
+        if isinstance(error, requests.ConnectTimeout) and not stopped:
+            connect = min(self.limits.connect_timeout, self.limits.timeout)
+            return TimedOut(f"{method} {url}: timed out (no connection within {connect:g} s)")
+        timeout_errors = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+        if stopped or isinstance(error, timeout_errors):
+            return self._stopped(method, url)
+        if isinstance(error, requests.exceptions.SSLError):
+            return TlsFailed(f"{method} {url}: TLS failed ({_tls_reason(error)})")
+        unusable = (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        )
+        if isinstance(error, unusable):
+            return HttpError(f"{method} {url}: not a usable URL")
+        if isinstance(
+            error, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError
+        ):
+            return TransportFailed(f"{method} {url}: answer cut off")
+        return TransportFailed(f"{method} {url}: connection failed")
+
+    # -- retries
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry_statuses: frozenset[int] | None = None,
+        **kwargs: Any,
+    ) -> HttpAnswer:
+        """`attempt` until an answer that is not retried, within attempts and wait budget.
+
+        Raises the last failure (an `HttpError`) when attempts or the wait budget run out.
+        """
+
+        def once() -> HttpAnswer:
+            self.counter.count_request()
+            answer = self.attempt(method, url, **kwargs)
+            retried = (
+                answer.status == 429 or answer.status >= 500
+                if retry_statuses is None
+                else answer.status in retry_statuses
+            )
+            if retried:
+                raise RetryableStatus(
+                    _status_line(answer.status, method, url),
+                    answer.status,
+                    retry_after_seconds(
+                        answer.headers.get("Retry-After"), self.limits.retry_after_cap
+                    ),
+                )
+            return answer
+
+        retrying = Retrying(
+            stop=stop_any(stop_after_attempt(self.limits.attempts), self._budget),
+            wait=self._wait,
+            retry=retry_if_exception(is_retryable),
+            before_sleep=self._before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(once)
+        except HttpError as error:
+            clear_frames(error)
+            raise
+
+    def _wait(self, state: RetryCallState) -> float:
+        """A server's Retry-After (already capped), else jittered exponential backoff."""
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableStatus) and error.retry_after is not None:
+            return error.retry_after
+        backoff = wait_random_exponential(
+            multiplier=self.limits.backoff_base, max=self.limits.backoff_max
+        )
+        return float(backoff(state))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.counter.count_retry()
+        error = state.outcome.exception() if state.outcome else None
+        sleep = state.next_action.sleep if state.next_action else 0.0
+        log.debug("%s; retry %d in %.2f s", error, state.attempt_number, sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancelled.wait(seconds):
+            raise Cancelled("cancelled while waiting to retry")
+
+
+def _tls_reason(error: requests.exceptions.SSLError) -> str:
+    text = str(error)
+    for reason in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
+        if reason in text:
+            return reason.lower().replace("_", " ")
+    return "handshake failed"
+
+
+def user_agent() -> str:
+    """`nim-build/<version>`, sent with every request."""
+    try:
+        return f"nim-build/{version('nim-build')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "nim-build"
+
+
+def _size(count: int) -> str:
+    return f"{count // MiB} MiB" if count % MiB == 0 else f"{count:,} bytes"
