@@ -8,11 +8,17 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from nim_build.errors import InputFileError, NimBuildError, itemize
+from nim_build.errors import NimBuildError, itemize
 from nim_build.http import HttpLimits
 from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
-from nim_build.registry import RegistryClient, RegistryError, load_credentials
+from nim_build.registry import (
+    RegistryClient,
+    RegistryError,
+    RegistryWideError,
+    check_ca_file,
+    load_credentials,
+)
 from nim_build.steps.configmap import CONFIGMAP_NAME, render_configmap
 from nim_build.steps.mirror import mirrored_catalog
 from nim_build.steps.pool import map_bounded
@@ -73,14 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | RegistryError | None:
     try:
-        return client.tags(f"{entry.namespace}/{entry.name}")
+        # Only the model's own tags are kept while paging: a repository may hold any number.
+        return client.tags(f"{entry.namespace}/{entry.name}", wanted=frozenset(entry.tags))
+    except RegistryWideError:
+        raise  # the registry itself failed: one message for the run, not one per model
     except RegistryError as error:
         return error  # reported with the others: one bad repository does not hide the rest
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.ca_file is not None and not args.ca_file.is_file():
-        raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
+    if args.ca_file is not None:
+        check_ca_file(args.ca_file)  # a PEM bundle, before any request
     output = checked_output(args)  # before the first request
     times = StepTimes()
     entries = read_entries(args.configmap)

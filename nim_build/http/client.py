@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -20,11 +21,16 @@ from tenacity import (
     stop_any,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from .errors import (
     BadEncoding,
     Cancelled,
+    CannotSend,
+    ConnectFailed,
+    ConnectTimedOut,
     HttpError,
+    NotHttp,
     Redirected,
     RetryableStatus,
     TimedOut,
@@ -55,6 +61,16 @@ class HttpAnswer:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+class _StopBefore(stop_base):
+    """A stop condition: the next wait would end past `until` (None: never)."""
+
+    def __init__(self, until: float | None) -> None:
+        self.until = until
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return self.until is not None and time.monotonic() + state.upcoming_sleep >= self.until
 
 
 def _status_line(status: int, method: str, url: str) -> str:
@@ -96,21 +112,42 @@ class BoundedClient:
     # -- one attempt
 
     def attempt(
-        self, method: str, url: str, *, max_body: int | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        max_body: int | None = None,
+        until: float | None = None,
+        **kwargs: Any,
     ) -> HttpAnswer:
-        """One try: no redirects, a deadline from connect to last byte, a decoded-size cap."""
+        """One try: no redirects, a deadline from connect to last byte, a decoded-size cap.
+
+        `until` (a `time.monotonic()` value) ends the attempt earlier than `limits.timeout`.
+        """
         if self.cancelled.is_set():
             raise Cancelled(f"{method} {url}: cancelled")
         limits = self.limits
         deadline = time.monotonic() + limits.timeout
+        if until is not None:
+            deadline = min(deadline, until)
         timeouts = (min(limits.connect_timeout, limits.timeout), limits.timeout)
         with self._in_flight.track(deadline) as attempt:
             try:
                 response = self._session.request(
                     method, url, timeout=timeouts, allow_redirects=False, stream=True, **kwargs
                 )
+            except requests.exceptions.InvalidHeader as error:
+                raise CannotSend(
+                    f"{method} {url}: not sent: a header value holds a line break or leading blank"
+                ) from error
             except requests.RequestException as error:
                 raise self._transport_error(error, method, url, attempt) from error
+            except UnicodeEncodeError as error:  # http.client encodes header values as Latin-1
+                raise CannotSend(
+                    f"{method} {url}: not sent: a header value holds characters outside Latin-1"
+                ) from error
+            except UnicodeError as error:  # the resolver's IDNA step: `a..b`, a 64-char label
+                raise CannotSend(f"{method} {url}: not sent: not a usable host name") from error
             with response:
                 if 300 <= response.status_code < 400:
                     raise Redirected(
@@ -167,24 +204,15 @@ class BoundedClient:
         stopped = self.cancelled.is_set() or attempt.interrupted
         if isinstance(error, requests.ConnectTimeout) and not stopped:
             connect = min(self.limits.connect_timeout, self.limits.timeout)
-            return TimedOut(f"{method} {url}: timed out (no connection within {connect:g} s)")
+            return ConnectTimedOut(
+                f"{method} {url}: timed out (no connection within {connect:g} s)"
+            )
         timeout_errors = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
         if stopped or isinstance(error, timeout_errors):
             return self._stopped(method, url)
         if isinstance(error, requests.exceptions.SSLError):
             return TlsFailed(f"{method} {url}: TLS failed ({_tls_reason(error)})")
-        unusable = (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema,
-        )
-        if isinstance(error, unusable):
-            return HttpError(f"{method} {url}: not a usable URL")
-        if isinstance(
-            error, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError
-        ):
-            return TransportFailed(f"{method} {url}: answer cut off")
-        return TransportFailed(f"{method} {url}: connection failed")
+        return _unusable(error, method, url) or _dropped(error, method, url)
 
     # -- retries
 
@@ -198,8 +226,10 @@ class BoundedClient:
     ) -> HttpAnswer:
         """`attempt` until an answer that is not retried, within attempts and wait budget.
 
-        Raises the last failure (an `HttpError`) when attempts or the wait budget run out.
+        Raises the last failure (an `HttpError`) when attempts or the wait budget run out, or
+        when the next wait would end past `until` (a `time.monotonic()` value), if given.
         """
+        until: float | None = kwargs.get("until")
 
         def once() -> HttpAnswer:
             self.counter.count_request()
@@ -220,7 +250,11 @@ class BoundedClient:
             return answer
 
         retrying = Retrying(
-            stop=stop_any(stop_after_attempt(self.limits.attempts), self._budget),
+            stop=stop_any(
+                stop_after_attempt(self.limits.attempts),
+                _StopBefore(until),
+                self._budget,  # last: it spends the budget when nothing else stops
+            ),
             wait=self._wait,
             retry=retry_if_exception(is_retryable),
             before_sleep=self._before_sleep,
@@ -252,6 +286,59 @@ class BoundedClient:
     def _sleep(self, seconds: float) -> None:
         if self.cancelled.wait(seconds):
             raise Cancelled("cancelled while waiting to retry")
+
+
+def _unusable(error: BaseException, method: str, url: str) -> HttpError | None:
+    """A URL that cannot be asked, or an answer that is not HTTP: neither is retried."""
+    unusable = (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+    )
+    if isinstance(error, unusable):
+        return HttpError(f"{method} {url}: not a usable URL")
+    not_http = _not_http(error)
+    if not_http is not None:
+        return NotHttp(f"{method} {url}: the answer is not HTTP ({not_http})")
+    return None
+
+
+def _dropped(error: BaseException, method: str, url: str) -> TransportFailed:
+    """A connection that failed or dropped: worth another attempt."""
+    if isinstance(
+        error, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError
+    ):
+        return TransportFailed(f"{method} {url}: answer cut off")
+    return ConnectFailed(f"{method} {url}: connection failed")
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error`, its arguments that are errors, and their causes: urllib3 and requests wrap
+    http.client's error in the arguments of their own (`ProtocolError('…', BadStatusLine)`)."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+
+
+def _not_http(error: BaseException) -> str | None:
+    """What http.client found wrong with the answer's head, or None for a connection failure."""
+    for cause in _causes(error):
+        if isinstance(cause, ConnectionError | http.client.IncompleteRead):
+            return None  # RemoteDisconnected is a BadStatusLine too: a dropped connection
+        if isinstance(cause, http.client.LineTooLong):
+            return "a header or status line too long"
+        if isinstance(cause, http.client.BadStatusLine):
+            return "malformed status line"
+        if isinstance(cause, http.client.HTTPException):
+            text = str(cause)
+            return "more than 100 header lines" if "100 headers" in text else "malformed head"
+    return None
 
 
 def _tls_reason(error: requests.exceptions.SSLError) -> str:

@@ -37,12 +37,30 @@ class TransportFailed(HttpError):
     retryable = True
 
 
+class ConnectFailed(TransportFailed):
+    """No connection at all (refused, unreachable, no answer to connect): the host, not a path."""
+
+
+class NotHttp(HttpError):
+    """What came back is not an HTTP answer (a garbage status line, too many or too long
+    header lines): another attempt would get the same, so it is not retried."""
+
+
+class CannotSend(HttpError):
+    """The request itself cannot be sent: a header value with CR/LF or characters outside
+    Latin-1, or a host name no resolver takes. Nothing left the process."""
+
+
 class TlsFailed(HttpError):
     """The TLS handshake failed (an untrusted certificate will not verify on a retry either)."""
 
 
 class TimedOut(TransportFailed):
     """No complete answer within the attempt's deadline."""
+
+
+class ConnectTimedOut(TimedOut, ConnectFailed):
+    """No connection within the connect timeout."""
 
 
 class RetryableStatus(HttpError):
