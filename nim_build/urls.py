@@ -11,8 +11,14 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
+from nim_build.errors import UsageError
 from nim_build.reference import host_name_problem
 from nim_build.safe_text import clip
+
+
+class UrlError(UsageError, ValueError):
+    """A URL that names no usable server: said before any request, in one line."""
+
 
 _BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 _SHOWN = 200  # characters of a URL shown in a message: it may come from a hostile answer
@@ -23,29 +29,29 @@ def _shown(text: str) -> str:
 
 
 def split_url(text: str, kind: str = "this URL") -> SplitResult:
-    """`text` split, if it is an http(s) URL with a usable host and port; else ValueError."""
+    """`text` split, if it is an http(s) URL with a usable host and port; else UrlError."""
     shown = _shown(text)
     if _BLANK_OR_CONTROL.search(text):
-        raise ValueError(f"{shown} holds a blank or control character")
+        raise UrlError(f"{shown} holds a blank or control character")
     try:
         parts = urlsplit(text)
         port = parts.port  # ValueError when out of range or not a number
     except ValueError as error:
-        raise ValueError(f"{shown} is not a valid URL ({error})") from None
+        raise UrlError(f"{shown} is not a valid URL ({error})") from None
     if parts.scheme not in ("https", "http"):
-        raise ValueError(f"{shown} is not an http:// or https:// URL")
+        raise UrlError(f"{shown} is not an http:// or https:// URL")
     if parts.username is not None or parts.password is not None:
         # Never echoed: it would be a credential.
         shown = _shown(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl())
-        raise ValueError(f"{shown}: {kind} takes no user name or password")
+        raise UrlError(f"{shown}: {kind} takes no user name or password")
     host = parts.hostname
     if not host:
-        raise ValueError(f"{shown} has no host name")
+        raise UrlError(f"{shown} has no host name")
     if port == 0:
-        raise ValueError(f"{shown}: port 0 is not a port")
+        raise UrlError(f"{shown}: port 0 is not a port")
     problem = _host_problem(host, bracketed=parts.netloc.rpartition("@")[2].startswith("["))
     if problem:
-        raise ValueError(f"{shown}: host {_shown(host)} {problem}")
+        raise UrlError(f"{shown}: host {_shown(host)} {problem}")
     return parts
 
 
@@ -64,5 +70,5 @@ def check_api_url(text: str) -> str:
     text = text.strip()
     parts = split_url(text, "a base URL")
     if parts.query or parts.fragment:
-        raise ValueError(f"{_shown(text)}: a base URL takes no query or fragment")
+        raise UrlError(f"{_shown(text)}: a base URL takes no query or fragment")
     return text

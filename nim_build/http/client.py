@@ -146,7 +146,9 @@ class BoundedClient:
                 raise CannotSend(
                     f"{method} {url}: not sent: a header value holds characters outside Latin-1"
                 ) from error
-            except UnicodeError as error:  # the resolver's IDNA step: `a..b`, a 64-char label
+            except (UnicodeError, urllib3.exceptions.LocationParseError) as error:
+                # urllib3's IDNA check of the host (`a..b`, a 64-character label), not
+                # wrapped by requests
                 raise CannotSend(f"{method} {url}: not sent: not a usable host name") from error
             with response:
                 if 300 <= response.status_code < 400:

@@ -36,6 +36,7 @@ from .transport import Reply, Transport
 PAGE_SIZE = 1000
 # A token goes into an Authorization header as is: visible ASCII only (no CR/LF, no blank,
 # nothing outside Latin-1), else the request could not be sent or would be split.
+_SLACK = 16  # commas a tags page has besides those between tags
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
@@ -196,7 +197,11 @@ class RegistryClient:
                 )
             size += len(reply.body)
             if size > bounds.bytes:
-                raise self._bound(where, f"{bounds.bytes >> 20} MiB of tag pages")
+                raise self._bound(where, f"{_size(bounds.bytes)} of tag pages")
+            # A page holds at most one tag per comma, plus one: a page that may pass the
+            # bound is refused before parsing (json.loads takes ~16x a page of short tags).
+            if read + reply.body.count(b",") + 1 > bounds.tags + _SLACK:
+                raise self._bound(where, f"{bounds.tags:,} tags")
             page_tags = self._page_tags(reply, repository)
             read += len(page_tags)
             if read > bounds.tags:
@@ -314,6 +319,10 @@ class RegistryClient:
                 f"{description}: {realm_parts.netloc} answered HTTP {reply.status}"
             )
         return _token_in(reply, description)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count % MiB == 0 else f"{count:,} bytes"
 
 
 def _token_in(reply: Reply, description: str) -> str:
