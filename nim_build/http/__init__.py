@@ -41,7 +41,7 @@ from .errors import (
     is_retryable,
 )
 from .inflight import WATCHDOG_PERIOD
-from .retry import AttemptCounter, HttpLimits, MiB, retry_after_seconds
+from .retry import AttemptCounter, HttpLimits, MiB, clear_frames, retry_after_seconds
 
 __all__ = [
     "READ_CHUNK",
@@ -65,6 +65,7 @@ __all__ = [
     "TlsFailed",
     "TooLarge",
     "TransportFailed",
+    "clear_frames",
     "describe_failure",
     "is_retryable",
     "retry_after_seconds",

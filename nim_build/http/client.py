@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import logging
 import threading
 import time
@@ -169,7 +170,8 @@ class BoundedClient:
     ) -> bytes:
         """The decoded body, read one socket read at a time with the deadline checked."""
         raw: urllib3.BaseHTTPResponse = response.raw
-        chunks: list[bytes] = []
+        # One growing buffer, not a list joined at the end: the join would hold the body twice.
+        body = io.BytesIO()
         size = 0
         try:
             while True:
@@ -181,13 +183,13 @@ class BoundedClient:
                     sock.settimeout(min(remaining, self.limits.timeout))
                 chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
-                    return b"".join(chunks)
+                    return body.getvalue()
                 size += len(chunk)
                 if size > cap:
                     raise TooLarge(
                         f"{method} {url}: answer larger than the {_size(cap)} cap (decoded)"
                     )
-                chunks.append(chunk)
+                body.write(chunk)
         except urllib3.exceptions.DecodeError as error:
             raise BadEncoding(f"{method} {url}: answer could not be decoded") from error
         except (urllib3.exceptions.HTTPError, OSError) as error:

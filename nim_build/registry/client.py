@@ -23,7 +23,7 @@ from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
 from requests.utils import parse_header_links
 
-from nim_build.http import HttpLimits, MiB
+from nim_build.http import HttpLimits, MiB, clear_frames
 from nim_build.inputs import parse_json
 from nim_build.safe_text import clip, register_secret
 from nim_build.urls import split_url
@@ -169,7 +169,10 @@ class RegistryClient:
             return self._paged_tags(repository, wanted)
         except RegistryWideError as error:
             raise self._stop_all(error) from error
-        except RegistryError:
+        except RegistryError as error:
+            # Its frames hold the last page (up to 4 MiB): a caller keeping one error per
+            # repository must not keep a page per repository.
+            clear_frames(error)
             self._check_outage()  # cancelled because another repository hit an outage
             raise
 
@@ -188,10 +191,10 @@ class RegistryClient:
                 if time.monotonic() >= until and not isinstance(error, RegistryWideError):
                     raise self._bound(where, f"{bounds.seconds:g} s of paging") from error
                 raise
-            if page == 0 and (reply.status == 404 or "NAME_UNKNOWN" in _error_codes(reply)):
-                return None
-            if reply.status != 200:
+            if reply.status != 200:  # only then is the body an error document worth parsing
                 detail = _error_codes(reply)
+                if page == 0 and (reply.status == 404 or "NAME_UNKNOWN" in detail):
+                    return None
                 raise RegistryError(
                     f"{where}: HTTP {reply.status}" + (f" ({detail})" if detail else "")
                 )
