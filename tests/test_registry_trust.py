@@ -39,6 +39,7 @@ from tests.registry import (
     HostileRegistry,
     Registry,
     TokenEndpoint,
+    TokenIssuer,
     hostile_servers,
     self_signed,
 )
@@ -94,6 +95,22 @@ def test_an_https_registry_never_sends_anything_to_a_plain_http_realm(
     with pytest.raises(RegistryWideError, match="is plain HTTP while the registry is HTTPS"):
         client(registry, ca_file=certificate).tags(REPO)
     assert collector.seen == []  # not the credentials, not even an anonymous token request
+
+
+def test_a_real_https_registry_whose_realm_is_plain_http_gets_no_credentials_there(
+    make_registry: Callable[..., Registry], token_issuer: TokenIssuer
+) -> None:
+    # Distribution over TLS with `auth: token` at the issuer's http:// realm: a downgrade.
+    registry = make_registry(tls=True, issuer=token_issuer)
+    tags_client = RegistryClient(
+        RegistryLocation.parse(registry.host),
+        credentials=CREDENTIALS,
+        ca_file=registry.ca_file,
+        limits=FAST,
+    )
+    with pytest.raises(RegistryWideError, match="is plain HTTP while the registry is HTTPS"):
+        tags_client.tags(REPO)
+    assert token_issuer.scopes == []  # the issuer never saw the credentials
 
 
 def test_a_plain_registry_sends_no_credentials_to_a_plain_realm_on_another_host(
