@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from nim_build.errors import InputFileError
 from nim_build.http import HttpAnswer, HttpLimits
 from nim_build.registry import (
     AuthFileError,
@@ -300,6 +301,8 @@ def test_a_ca_file_that_is_not_pem_is_refused_before_any_request(
     assert result.code == 1
     assert result.error == "nim-build: error: /etc/passwd: not a PEM certificate (--ca-file)"
     assert registry.seen == []
+    with pytest.raises(InputFileError, match="not a PEM certificate"):
+        client(registry, ca_file=Path("/etc/passwd"))
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

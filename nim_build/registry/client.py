@@ -29,6 +29,7 @@ from nim_build.safe_text import clip, register_secret
 from nim_build.urls import split_url
 
 from .auth import Credentials
+from .ca import check_ca_file
 from .errors import RegistryError, RegistryWideError
 from .location import RegistryLocation
 from .transport import Reply, Transport
@@ -135,7 +136,10 @@ class RegistryClient:
             register_secret(credentials.password)
             register_secret(_basic_value(credentials))
         self._transport = Transport(
-            concurrency=concurrency, limits=limits, verify=str(ca_file) if ca_file else True
+            concurrency=concurrency,
+            limits=limits,
+            # A library caller's CA file is checked as --ca-file is: PEM, before any request.
+            verify=str(check_ca_file(ca_file)) if ca_file else True,
         )
         self.stats = self._transport.stats
         self._lock = threading.Lock()
