@@ -16,7 +16,6 @@ from nim_build.registry import (
     RegistryClient,
     RegistryError,
     RegistryWideError,
-    check_ca_file,
     load_credentials,
 )
 from nim_build.steps.configmap import CONFIGMAP_NAME, render_configmap
@@ -88,13 +87,11 @@ def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | Registr
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.ca_file is not None:
-        check_ca_file(args.ca_file)  # a PEM bundle, before any request
     output = checked_output(args)  # before the first request
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = load_credentials(args.registry, args.authfile)
-    client = RegistryClient(
+    client = RegistryClient(  # checks --ca-file (a PEM bundle) before any request
         args.registry,
         credentials=credentials,
         plain_http=args.plain_http,

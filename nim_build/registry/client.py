@@ -35,9 +35,9 @@ from .location import RegistryLocation
 from .transport import Reply, Transport
 
 PAGE_SIZE = 1000
+_SLACK = 16  # commas a tags page has besides those between tags
 # A token goes into an Authorization header as is: visible ASCII only (no CR/LF, no blank,
 # nothing outside Latin-1), else the request could not be sent or would be split.
-_SLACK = 16  # commas a tags page has besides those between tags
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
