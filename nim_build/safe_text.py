@@ -14,8 +14,9 @@ from typing import Any
 
 KEY_PREFIX = "nvapi-"
 REDACTED = "***"
-# A key typed in the wrong place (never registered) is still caught by its prefix.
-_ANY_KEY = re.compile(r"nvapi-[A-Za-z0-9_-]+")
+# A key typed in the wrong place (never registered) is still caught by its prefix. Any case:
+# a server that echoes a key may change its case (`NVAPI-…`), and it is still the key.
+_ANY_KEY = re.compile(r"nvapi-[A-Za-z0-9_-]+", re.IGNORECASE)
 _MIN_LENGTH = 8  # a shorter secret (a registry password, a key body) could match ordinary words
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -43,7 +44,8 @@ class _Secrets:
             self._values |= {value for value in values if value}
             # Longest first: the whole key goes before its body, so no "nvapi-" is left over.
             ordered = sorted(self._values, key=len, reverse=True)
-            self.pattern = re.compile("|".join(map(re.escape, ordered)))
+            # Any case, as for _ANY_KEY: an echo in upper case still shows the key.
+            self.pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
 
 
 _SECRETS = _Secrets()

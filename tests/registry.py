@@ -21,6 +21,7 @@ import re
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -340,7 +341,8 @@ class _LoopbackServer:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError
 
-    def serve(self) -> None:
+    def serve(self, tls: tuple[Path, Path] | None = None) -> None:
+        """Serve on a free port; over TLS with `tls` = (key, certificate)."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -352,6 +354,10 @@ class _LoopbackServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile=tls[1], keyfile=tls[0])
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -551,3 +557,78 @@ def make_proxy() -> Iterator[Callable[..., RegistryProxy]]:
     yield make
     for proxy in started:
         proxy.stop()
+
+
+# --------------------------------------------------------------------------- hostile
+
+
+@dataclass
+class TokenEndpoint(_LoopbackServer):
+    """A token realm that answers every request with `body` and keeps what it was sent."""
+
+    body: bytes = b'{"token": "a-token"}'
+    seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization)
+
+    def start(self) -> TokenEndpoint:
+        self.serve()
+        return self
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        self.seen.append((handler.path, handler.headers.get("Authorization")))
+        self._reply(handler, 200, self.body, Content_Type="application/json")
+
+
+@dataclass
+class HostileRegistry(_LoopbackServer):
+    """A registry that is not one: scripted challenges and endless tag pages.
+
+    Without an `Authorization` header, tags/list answers 401 with `challenge` (if set).
+    Otherwise it answers `page` (bytes) with a `Link: next` to another page, forever, when
+    `endless`; else `{"tags": ["1.0"]}`. `page_delay` slows each page. `tls` = (key, cert).
+    """
+
+    challenge: str | None = None
+    page: bytes = b'{"name": "r", "tags": ["1.0"]}'
+    endless: bool = False
+    page_delay: float = 0.0
+    tls: tuple[Path, Path] | None = None
+    seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    def start(self) -> HostileRegistry:
+        self.serve(self.tls)
+        return self
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        authorization = handler.headers.get("Authorization")
+        with self._lock:
+            self.seen.append((handler.path, authorization))
+            served = len(self.seen)
+        parts = urlsplit(handler.path)
+        if self.challenge and not authorization:
+            self._reply(handler, 401, b"{}", WWW_Authenticate=self.challenge)
+            return
+        time.sleep(self.page_delay)
+        headers = {"Content_Type": "application/json"}
+        if self.endless:
+            headers["Link"] = f'<{parts.path}?n=1000&last=p{served}>; rel="next"'
+        self._reply(handler, 200, self.page, **headers)
+
+
+def hostile_servers() -> Iterator[Callable[..., Any]]:
+    """For a fixture: `make(HostileRegistry, challenge=…)`, `make(TokenEndpoint, body=…)`;
+    every server started is stopped when the generator resumes."""
+    started: list[_LoopbackServer] = []
+
+    def make(kind: type[Any], **kwargs: Any) -> Any:
+        server = kind(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from nim_build.ngc import KeyRefused, LiveSource, NgcError, RequestFailed, RetryPolicy, load_api_key
+from nim_build.urls import UrlError
 from tests.conftest import API_KEY, UNROUTABLE_URL, CliResult
 from tests.fake_ngc import CATALOG_PATH, KEY_PATH, FakeModel, FakeNgc, Fault, metadata_body
 
@@ -676,15 +677,7 @@ def test_recording_keeps_the_streamed_answers(
     assert SnapshotSource(tmp_path / "snap.json").repository(LLAMA).body == model_fields(body)
 
 
-def test_an_unusable_api_url_is_not_retried() -> None:
-    source = LiveSource("ftp://127.0.0.1:9", API_KEY, policy=FAST)
-    try:
-        with pytest.raises(RequestFailed) as raised:
-            source.check_key()
-    finally:
-        source.close()
-    assert (
-        str(raised.value)
-        == "key check: POST ftp://127.0.0.1:9/v3/keys/get-caller-info: not a usable URL"
-    )
-    assert source.stats.requests == 1
+def test_an_unusable_api_url_is_refused_before_any_request() -> None:
+    # LiveSource checks its URL as the CLI does (it used to send, then say "not a usable URL").
+    with pytest.raises(UrlError, match=r"'ftp://127\.0\.0\.1:9' is not an http:// or https://"):
+        LiveSource("ftp://127.0.0.1:9", API_KEY, policy=FAST)

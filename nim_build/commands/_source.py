@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
 from nim_build.http import TlsFailed, TransportFailed
@@ -32,6 +31,7 @@ from nim_build.outputs import OutputKind, check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
 from nim_build.steps.catalog import fetch_catalog
+from nim_build.urls import check_api_url
 from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
@@ -87,28 +87,6 @@ def timeout_seconds(text: str) -> float:
             f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {text}"
         )
     return value
-
-
-def check_api_url(text: str) -> str:
-    """An http(s) URL with a host and a valid port, or ValueError saying what is wrong."""
-    try:
-        parts = urlsplit(text.strip())
-        port = parts.port  # ValueError when out of range or not a number
-    except ValueError as error:
-        raise ValueError(f"{text!r} is not a valid URL ({error})") from None
-    if parts.scheme not in ("https", "http"):
-        raise ValueError(f"{text!r} is not an http:// or https:// URL")
-    if not parts.hostname:
-        raise ValueError(f"{text!r} has no host name")
-    if port == 0:
-        raise ValueError(f"{text!r}: port 0 is not a port")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{text!r}: a base URL takes no query or fragment")
-    if parts.username is not None or parts.password is not None:
-        # Never echoed: it would be a credential, sent to NGC beside the key and in messages.
-        shown = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
-        raise ValueError(f"{shown!r}: a base URL takes no user name or password")
-    return text.strip()
 
 
 def api_url(text: str) -> str:

@@ -7,11 +7,16 @@ import logging
 import os
 from pathlib import Path
 
-from nim_build.errors import InputFileError, NimBuildError, itemize
+from nim_build.errors import NimBuildError, itemize
 from nim_build.http import HttpLimits
 from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
-from nim_build.registry import RegistryClient, RegistryError, load_credentials
+from nim_build.registry import (
+    RegistryClient,
+    RegistryError,
+    RegistryWideError,
+    load_credentials,
+)
 from nim_build.registry.auth import AuthFileError, Credentials
 from nim_build.steps.configmap import configmap_labels, render_configmap
 from nim_build.steps.mirror import mirrored_catalog
@@ -57,7 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _ask(client: RegistryClient, entry: ModelEntry) -> tuple[str, ...] | RegistryError | None:
     try:
-        return client.tags(f"{entry.namespace}/{entry.name}")
+        # Only the model's own tags are kept while paging: a repository may hold any number.
+        return client.tags(f"{entry.namespace}/{entry.name}", wanted=frozenset(entry.tags))
+    except RegistryWideError:
+        raise  # the registry itself failed: one message for the run, not one per model
     except RegistryError as error:
         return error  # reported with the others: one bad repository does not hide the rest
 
@@ -75,15 +83,13 @@ def _credentials(args: argparse.Namespace) -> Credentials | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.ca_file is not None and not args.ca_file.is_file():
-        raise InputFileError(f"{args.ca_file}: no such file (--ca-file)")
     output = checked_output(args, CONFIGMAP_OUTPUT)  # before the first request
     # Never the operator's opendatahub.io labels: only what --label asks for.
     chosen_labels = configmap_labels(args.name, labels(args), shipped=False)
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = _credentials(args)
-    client = RegistryClient(
+    client = RegistryClient(  # checks --ca-file (a PEM bundle) before any request
         args.registry,
         credentials=credentials,
         plain_http=args.plain_http,

@@ -11,7 +11,7 @@ from nim_build.inputs import read_text
 from nim_build.ngc.errors import KeyRefused
 from nim_build.safe_text import KEY_PREFIX, register_secret
 
-__all__ = ["KEY_ENV", "KEY_PREFIX", "load_api_key"]
+__all__ = ["KEY_ENV", "KEY_PREFIX", "check_api_key", "load_api_key"]
 KEY_ENV = "NGC_API_KEY"
 # A personal key is a bearer token (RFC 6750 b64token): it goes into an HTTP header as is, so
 # anything outside this set (spaces, control or non-ASCII characters) cannot be a key.
@@ -48,6 +48,14 @@ def load_api_key(argument: str | None, key_file: Path | None) -> str:
         raise KeyFormatError(
             f"no NGC API key: pass it as API_KEY, set {KEY_ENV}, or use --api-key-file"
         )
+    return check_api_key(key, origin)
+
+
+def check_api_key(key: str, origin: str = "the api_key argument") -> str:
+    """`key` if it is a personal key (see `load_api_key`), registered for redaction.
+
+    KeyFormatError names `origin` and never shows the key.
+    """
     if not key.startswith(KEY_PREFIX):
         raise KeyFormatError(
             f"the key from {origin} is not a personal NGC key (it must start with "

@@ -17,8 +17,9 @@ from nim_build.http import (
 )
 from nim_build.inputs import NestedTooDeeply, nested_deeper_than, parse_json
 from nim_build.ngc.errors import RequestFailed
+from nim_build.ngc.keys import check_api_key
 from nim_build.ngc.source import Answer, SourceStats
-from nim_build.safe_text import register_secret
+from nim_build.urls import check_api_url
 
 DEFAULT_API_URL = "https://api.ngc.nvidia.com"
 CATALOG_QUERY = "orgName:nim"
@@ -65,11 +66,12 @@ class LiveSource:
         concurrency: int = 16,
         policy: RetryPolicy | None = None,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
+        # Checked as the CLI checks them (a library user may skip load_api_key): one-line
+        # UrlError / KeyFormatError, before any request; the key is registered for redaction.
+        self.api_url = check_api_url(api_url).rstrip("/")
+        self._api_key = check_api_key(api_key)
         self.policy = policy or RetryPolicy()
         self.stats = SourceStats()
-        self._api_key = api_key
-        register_secret(api_key)  # a library user who skips load_api_key is covered too
         self._client = BoundedClient(
             self.policy,
             pool_size=concurrency,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from nim_build.stats import RequestStats
 
 
 @dataclass(frozen=True)
@@ -15,21 +16,8 @@ class Answer:
     body: Any = None
 
 
-@dataclass
-class SourceStats:
-    """Request and retry counters; shared by worker threads, hence the lock."""
-
-    requests: int = 0
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count_request(self) -> None:
-        with self._lock:
-            self.requests += 1
-
-    def count_retry(self) -> None:
-        with self._lock:
-            self.retries += 1
+# The NGC source's name for the shared counters.
+SourceStats = RequestStats
 
 
 class NgcSource(Protocol):

@@ -1,8 +1,9 @@
 """Talking to an OCI registry: where it is, its credentials, and which tags it holds."""
 
 from .auth import AuthFileError, Credentials, default_auth_files, load_credentials
-from .client import RegistryClient
-from .errors import RegistryError
+from .ca import check_ca_file
+from .client import RegistryClient, TagBounds, credentials_allowed
+from .errors import RegistryError, RegistryWideError
 from .location import RegistryLocation
 
 __all__ = [
@@ -11,6 +12,10 @@ __all__ = [
     "RegistryClient",
     "RegistryError",
     "RegistryLocation",
+    "RegistryWideError",
+    "TagBounds",
+    "check_ca_file",
+    "credentials_allowed",
     "default_auth_files",
     "load_credentials",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,9 +76,14 @@ def _decode(entry: Any, key: str, path: Path) -> Credentials:
 
 def _credentials_in(path: Path, location: RegistryLocation) -> Credentials | None:
     try:
+        # A FIFO or device named as the auth file would block the read, or never end.
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            raise AuthFileError(f"{path}: not a regular file")
         document = read_json(path)
     except InputFileError as error:
         raise AuthFileError(str(error)) from error
+    except OSError as error:
+        raise AuthFileError(f"{path}: cannot read: {error.strerror}") from error
     auths = document.get("auths") if isinstance(document, dict) else None
     if auths is None:
         return None

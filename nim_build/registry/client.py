@@ -1,8 +1,12 @@
 """An OCI Distribution client for one question: which tags does a repository hold?
 
-`GET /v2/{repository}/tags/list?n=…`, following `Link: <…>; rel="next"` pages. Auth follows
-the registry's `WWW-Authenticate` challenge: Basic sends the credentials, Bearer fetches a
-pull token for the repository's scope from the realm (with the credentials, if any).
+`GET /v2/{repository}/tags/list?n=…`, following `Link: <…>; rel="next"` pages, each repository
+bounded in tags, bytes and time (`TagBounds`). Auth follows the registry's `WWW-Authenticate`
+challenge: Basic sends the credentials, Bearer fetches a pull token for the repository's scope
+from the realm, with the credentials only where `credentials_allowed` says they may go.
+
+A failure of the registry itself (RegistryWideError) ends every later request of the client at
+once with that same error: it is reported once, not once per repository.
 """
 
 from __future__ import annotations
@@ -10,24 +14,67 @@ from __future__ import annotations
 import base64
 import re
 import threading
+import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 
 from requests.utils import parse_header_links
 
-from nim_build.http import HttpLimits
+from nim_build.http import HttpLimits, MiB, clear_frames
 from nim_build.inputs import parse_json
 from nim_build.safe_text import clip, register_secret
+from nim_build.urls import split_url
 
 from .auth import Credentials
-from .errors import RegistryError
+from .ca import check_ca_file
+from .errors import RegistryError, RegistryWideError
 from .location import RegistryLocation
 from .transport import Reply, Transport
 
 PAGE_SIZE = 1000
-MAX_PAGES = 1000  # a registry that keeps sending `next` must not loop forever
+_SLACK = 16  # commas a tags page has besides those between tags
+# A token goes into an Authorization header as is: visible ASCII only (no CR/LF, no blank,
+# nothing outside Latin-1), else the request could not be sent or would be split.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+@dataclass(frozen=True)
+class TagBounds:
+    """How much one repository's tag listing may take, over all its pages.
+
+    A registry sending `Link: next` forever, or huge pages, ends at the first bound reached
+    with one error naming the repository and the bound. A real NIM repository has tens of
+    tags on one page.
+    """
+
+    tags: int = 100_000  # tags read (before keeping only the wanted ones)
+    bytes: int = 32 * MiB  # decoded bytes of all pages
+    seconds: float = 300.0  # wall time from the first page's request to the last page
+
+
+def credentials_allowed(registry: SplitResult, realm: SplitResult) -> bool:
+    """May the registry's credentials go to a token `realm`? (RegistryWideError if refused.)
+
+    As Docker and containers/image do, an HTTPS realm gets them on any host (Docker Hub's
+    realm is auth.docker.io for registry-1.docker.io). Unlike them, a plain-HTTP realm gets
+    them only from a plain-HTTP registry (`--plain-http`) on the same host name; and an
+    HTTPS registry's plain-HTTP realm is refused outright, credentials or not, since its
+    token would travel in clear too. Returns False for a plain-HTTP realm on another host:
+    it may still be asked anonymously.
+    """
+    if realm.scheme == "https":
+        return True
+    if registry.scheme == "https":
+        raise RegistryWideError(
+            f"{registry.netloc}: the token realm {clip(realm.geturl(), 200)!r} is plain HTTP "
+            "while the registry is HTTPS; refused (credentials and tokens would travel in clear)"
+        )
+    return realm.hostname == registry.hostname
+
+
 _PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
@@ -77,16 +124,22 @@ class RegistryClient:
         concurrency: int = 16,
         limits: HttpLimits | None = None,
         page_size: int = PAGE_SIZE,
+        bounds: TagBounds | None = None,
     ) -> None:
         self.location = location
         self.base_url = f"{'http' if plain_http else 'https'}://{location.host}"
         self.page_size = page_size
+        self.bounds = bounds or TagBounds()
+        self._outage: RegistryWideError | None = None
         self._credentials = credentials
         if credentials is not None:  # a registry that echoes them cannot get them printed
             register_secret(credentials.password)
             register_secret(_basic_value(credentials))
         self._transport = Transport(
-            concurrency=concurrency, limits=limits, verify=str(ca_file) if ca_file else True
+            concurrency=concurrency,
+            limits=limits,
+            # A library caller's CA file is checked as --ca-file is: PEM, before any request.
+            verify=str(check_ca_file(ca_file)) if ca_file else True,
         )
         self.stats = self._transport.stats
         self._lock = threading.Lock()
@@ -96,34 +149,92 @@ class RegistryClient:
     def close(self) -> None:
         self._transport.close()
 
-    def tags(self, path: str) -> tuple[str, ...] | None:
-        """Every tag of `path` under the location, in the registry's order; None if missing."""
+    def _check_outage(self) -> None:
+        if self._outage is not None:
+            raise self._outage
+
+    def _stop_all(self, error: RegistryWideError) -> RegistryWideError:
+        """The first registry-wide failure, kept; requests in flight are cancelled."""
+        with self._lock:
+            if self._outage is None:
+                self._outage = error
+                self._transport.close()
+            return self._outage
+
+    def tags(self, path: str, wanted: Collection[str] | None = None) -> tuple[str, ...] | None:
+        """The tags of `path` under the location, in the registry's order; None if missing.
+
+        With `wanted`, only those of them are kept while paging: memory holds one page, not
+        every tag. RegistryError names the repository when it fails or passes a bound.
+        """
+        self._check_outage()
         repository = self.location.repository(path)
+        try:
+            return self._paged_tags(repository, wanted)
+        except RegistryWideError as error:
+            raise self._stop_all(error) from error
+        except RegistryError as error:
+            # Its frames hold the last page (up to 4 MiB): a caller keeping one error per
+            # repository must not keep a page per repository.
+            clear_frames(error)
+            self._check_outage()  # cancelled because another repository hit an outage
+            raise
+
+    def _paged_tags(
+        self, repository: str, wanted: Collection[str] | None
+    ) -> tuple[str, ...] | None:
+        bounds, where = self.bounds, f"{self.location.host}/{repository}"
         url = f"{self.base_url}/v2/{repository}/tags/list?{urlencode({'n': self.page_size})}"
-        tags: list[str] = []
-        for page in range(MAX_PAGES):
-            reply = self._get(url, repository)
-            if page == 0 and (reply.status == 404 or "NAME_UNKNOWN" in _error_codes(reply)):
-                return None
-            if reply.status != 200:
+        until = time.monotonic() + bounds.seconds
+        kept: list[str] = []
+        read = size = 0
+        for page in range(bounds.tags + 1):  # an empty page costs a request: count it too
+            try:
+                reply = self._get(url, repository, until=until)
+            except RegistryError as error:
+                if time.monotonic() >= until and not isinstance(error, RegistryWideError):
+                    raise self._bound(where, f"{bounds.seconds:g} s of paging") from error
+                raise
+            if reply.status != 200:  # only then is the body an error document worth parsing
                 detail = _error_codes(reply)
+                if page == 0 and (reply.status == 404 or "NAME_UNKNOWN" in detail):
+                    return None
                 raise RegistryError(
-                    f"{self.location.host}/{repository}: HTTP {reply.status}"
-                    + (f" ({detail})" if detail else "")
+                    f"{where}: HTTP {reply.status}" + (f" ({detail})" if detail else "")
                 )
-            tags += self._page_tags(reply, repository)
+            size += len(reply.body)
+            if size > bounds.bytes:
+                raise self._bound(where, f"{_size(bounds.bytes)} of tag pages")
+            # A page holds at most one tag per comma, plus one: a page that may pass the
+            # bound is refused before parsing (json.loads takes ~16x a page of short tags).
+            if read + reply.body.count(b",") + 1 > bounds.tags + _SLACK:
+                raise self._bound(where, f"{bounds.tags:,} tags")
+            page_tags = self._page_tags(reply, repository)
+            read += len(page_tags)
+            if read > bounds.tags:
+                raise self._bound(where, f"{bounds.tags:,} tags")
+            kept += page_tags if wanted is None else (tag for tag in page_tags if tag in wanted)
             next_url = self._next_page(reply, url, repository)
+            del page_tags, reply  # one page in memory at a time
             if next_url is None:
-                return tuple(tags)
+                return tuple(kept)
+            if time.monotonic() >= until:
+                raise self._bound(where, f"{bounds.seconds:g} s of paging")
             url = next_url
-        raise RegistryError(f"{self.location.host}/{repository}: more than {MAX_PAGES} tag pages")
+        raise self._bound(where, f"{bounds.tags:,} tag pages")
+
+    @staticmethod
+    def _bound(where: str, bound: str) -> RegistryError:
+        return RegistryError(f"{where}: tags/list goes on past {bound}; stopped (a registry bound)")
 
     def _page_tags(self, reply: Reply, repository: str) -> list[str]:
         try:
             document: Any = parse_json(reply.body)
-            tags = document.get("tags") or []  # `null` for a repository without tags
-        except (ValueError, AttributeError) as error:
+        except ValueError as error:
             raise RegistryError(f"{repository}: tags/list answer is not JSON") from error
+        if not isinstance(document, dict):
+            raise RegistryError(f"{repository}: tags/list answer is not a JSON object")
+        tags = document.get("tags") or []  # `null` for a repository without tags
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             raise RegistryError(f"{repository}: tags/list answer has no list of tags")
         return tags
@@ -131,32 +242,40 @@ class RegistryClient:
     def _next_page(self, reply: Reply, url: str, repository: str) -> str | None:
         for link in parse_header_links(reply.headers.get("Link", "")):
             if link.get("rel") == "next" and link.get("url"):
-                next_url = urljoin(url, link["url"])
-                if urlsplit(next_url)[:2] != urlsplit(self.base_url)[:2]:
+                try:
+                    next_url = urljoin(url, link["url"])
+                    elsewhere = urlsplit(next_url)[:2] != urlsplit(self.base_url)[:2]
+                except ValueError as error:  # `<http://[::1/x>`
+                    raise RegistryError(f"{repository}: next tags page is not a URL") from error
+                if elsewhere:
                     raise RegistryError(f"{repository}: next tags page points elsewhere")
                 return next_url
         return None
 
     # ------------------------------------------------------------------ auth
 
-    def _get(self, url: str, repository: str) -> Reply:
+    def _get(self, url: str, repository: str, *, until: float | None = None) -> Reply:
         """GET with the auth the registry asked for; one fresh try after a 401."""
-        reply = self._transport.get(url, repository, self._auth_headers(repository, fresh=False))
+        reply = self._transport.get(
+            url, repository, self._auth_headers(repository, fresh=False), until=until
+        )
         if reply.status != 401:
             return reply
         header = reply.headers.get("WWW-Authenticate", "")
         with self._lock:
             self._challenge = Challenge.parse(header) if header else None
         if self._challenge is None or self._challenge.scheme not in ("basic", "bearer"):
-            raise RegistryError(f"{repository}: HTTP 401 without a Basic or Bearer challenge")
+            raise RegistryWideError(f"{repository}: HTTP 401 without a Basic or Bearer challenge")
         if self._challenge.scheme == "basic" and self._credentials is None:
-            raise RegistryError(
+            raise RegistryWideError(
                 f"{self.location.host} asks for credentials and no auth file has any "
                 "(--authfile, $REGISTRY_AUTH_FILE, ~/.docker/config.json, …)"
             )
-        reply = self._transport.get(url, repository, self._auth_headers(repository, fresh=True))
+        reply = self._transport.get(
+            url, repository, self._auth_headers(repository, fresh=True), until=until
+        )
         if reply.status == 401:
-            raise RegistryError(
+            raise RegistryWideError(
                 f"{self.location.host}/{repository}: credentials refused (HTTP 401)"
             )
         return reply
@@ -182,26 +301,52 @@ class RegistryClient:
         return {"Authorization": f"Bearer {token}"}
 
     def _fetch_token(self, challenge: Challenge, scope: str, repository: str) -> str:
-        realm = challenge.params.get("realm")
-        if not realm or urlsplit(realm).scheme not in ("http", "https"):
-            raise RegistryError(f"{repository}: Bearer challenge without a usable realm")
+        description = f"token for {repository}"
+        realm = challenge.params.get("realm") or ""
+        try:
+            realm_parts = split_url(realm)
+        except ValueError as error:
+            raise RegistryWideError(f"{description}: the Bearer realm {error}") from error
         query = {"scope": scope}
         if "service" in challenge.params:
             query["service"] = challenge.params["service"]
-        separator = "&" if urlsplit(realm).query else "?"
-        description = f"token for {repository}"
+        separator = "&" if realm_parts.query else "?"
+        allowed = credentials_allowed(urlsplit(self.base_url), realm_parts)
+        if not allowed and self._credentials is not None:
+            raise RegistryWideError(
+                f"{description}: the Bearer realm {clip(realm, 200)!r} is plain HTTP on another "
+                f"host than {self.location.host}; refused (the credentials would go there in "
+                "clear)"
+            )
         reply = self._transport.get(
             realm + separator + urlencode(query), description, self._basic()
         )
         if reply.status != 200:
-            raise RegistryError(
-                f"{description}: {urlsplit(realm).netloc} answered HTTP {reply.status}"
+            raise RegistryWideError(
+                f"{description}: {realm_parts.netloc} answered HTTP {reply.status}"
             )
-        try:
-            document = parse_json(reply.body)
-            token = document.get("token") or document.get("access_token")
-        except (ValueError, AttributeError) as error:
-            raise RegistryError(f"{description}: answer is not JSON") from error
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{description}: answer has no token")
-        return token
+        return _token_in(reply, description)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count % MiB == 0 else f"{count:,} bytes"
+
+
+def _token_in(reply: Reply, description: str) -> str:
+    """The token of a token endpoint's answer, checked to fit in an Authorization header."""
+    try:
+        document = parse_json(reply.body)
+    except ValueError as error:
+        raise RegistryWideError(f"{description}: answer is not JSON") from error
+    if not isinstance(document, dict):
+        kind = "a JSON list" if isinstance(document, list) else "JSON"
+        raise RegistryWideError(f"{description}: answer is {kind}, not a JSON object")
+    token = document.get("token") or document.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise RegistryWideError(f"{description}: answer has no token")
+    if not _TOKEN.fullmatch(token):
+        raise RegistryWideError(
+            f"{description}: the token holds characters an HTTP header cannot carry "
+            "(control characters, blanks or non-ASCII); not used"
+        )
+    return token

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# The OCI reference grammar the validator already uses for image names.
-from nim_build.steps.validate.rules import DOMAIN, PATH_COMPONENT
+from nim_build.reference import DOMAIN, PATH_COMPONENT, host_name_problem
 
 _LOCATION = re.compile(rf"({DOMAIN})((?:/{PATH_COMPONENT})*)", re.ASCII)
 
@@ -27,9 +26,12 @@ class RegistryLocation:
                 f"{text!r} is not host[:port][/path] with lowercase path components "
                 "(e.g. mirror.example.com:5000/nim-mirror)"
             )
-        port = re.search(r":([0-9]+)$", match.group(1))
-        if port and not 0 < int(port.group(1)) <= 65535:
-            raise ValueError(f"{text!r}: port {port.group(1)} is not from 1 to 65535")
+        host, _, port = match.group(1).partition(":")
+        if port and not 0 < int(port) <= 65535:
+            raise ValueError(f"{text!r}: port {port} is not from 1 to 65535")
+        problem = host_name_problem(host)
+        if problem:
+            raise ValueError(f"{text!r}: host {host!r} {problem}")
         return cls(match.group(1), match.group(2).lstrip("/"))
 
     def __str__(self) -> str:

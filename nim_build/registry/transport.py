@@ -3,7 +3,8 @@
 No redirects, a deadline per attempt from connect to last byte, bodies capped by their decoded
 size, tenacity retries on 429, 5xx, dropped connections and timeouts within a total wait
 budget (nim_build.http). This module only turns that client's errors into RegistryErrors
-naming the repository, with a hint where the fix is an option.
+naming the repository, with a hint where the fix is an option, and tells a failure of the
+registry itself (RegistryWideError) from one of a repository.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 
 from nim_build.http import (
     BoundedClient,
+    CannotSend,
+    ConnectFailed,
     HttpAnswer,
     HttpError,
     HttpLimits,
@@ -19,9 +22,9 @@ from nim_build.http import (
     describe_failure,
     user_agent,
 )
-from nim_build.ngc.source import SourceStats
+from nim_build.stats import RequestStats
 
-from .errors import RegistryError
+from .errors import RegistryError, RegistryWideError
 
 BODY_LIMIT = 4 * 1024 * 1024  # a tags page of 1000 tags is ~30 KB; anything near this is wrong
 Reply = HttpAnswer
@@ -39,7 +42,7 @@ class Transport:
         body_limit: int = BODY_LIMIT,
     ) -> None:
         self.limits = limits or HttpLimits()
-        self.stats = SourceStats()
+        self.stats = RequestStats()
         self.body_limit = body_limit
         # Passed per request: a session's `verify` loses to $REQUESTS_CA_BUNDLE, --ca-file must not.
         self._verify = verify
@@ -54,8 +57,19 @@ class Transport:
         """Cancel requests in flight (Ctrl-C) and release connections."""
         self._client.close()
 
-    def get(self, url: str, description: str, headers: Mapping[str, str] | None = None) -> Reply:
-        """The final answer to GET `url`; RegistryError naming `description` when it fails."""
+    def get(
+        self,
+        url: str,
+        description: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        until: float | None = None,
+    ) -> Reply:
+        """The final answer to GET `url`; RegistryError naming `description` when it fails.
+
+        RegistryWideError when the failure is the registry's, not the path's: TLS, or no
+        connection at all. `until` (a `time.monotonic()` value) ends the request early.
+        """
         try:
             return self._client.request(
                 "GET",
@@ -63,12 +77,18 @@ class Transport:
                 headers=dict(headers or {}),
                 verify=self._verify,
                 max_body=self.body_limit,
+                until=until,
             )
         except TlsFailed as error:
-            raise RegistryError(
+            raise RegistryWideError(
                 f"{description}: {error}; --ca-file PATH trusts a private CA, --plain-http "
                 "talks HTTP"
             ) from error
         except HttpError as error:
             failure = describe_failure(error, self.limits.attempts)
-            raise RegistryError(f"{description}: {failure}") from error
+            wide = isinstance(error, ConnectFailed | CannotSend) or isinstance(
+                error.__cause__, ConnectFailed
+            )  # a connection that failed until the retry budget ran out is the registry's
+            raise (RegistryWideError if wide else RegistryError)(
+                f"{description}: {failure}"
+            ) from error

@@ -10,9 +10,9 @@ from typing import Any
 from nim_build.errors import NimBuildError, itemize
 from nim_build.models import Catalog, Resource
 from nim_build.ngc.source import NgcSource
+from nim_build.reference import RESOURCE_ID
 from nim_build.safe_text import clip
 from nim_build.steps.validate.messages import as_json, kind_of
-from nim_build.steps.validate.rules import RESOURCE_ID
 from nim_build.wording import plural
 
 PAGE_SIZE = 1000

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from nim_build.reference import RESOURCE_ID
 from nim_build.resources import EU_LIST_SCHEMA
 
 from .messages import describe
 from .problems import Checked, Problem, json_path, shorten
-from .rules import RESOURCE_ID, decode_json, schema_problems, validator
+from .rules import decode_json, schema_problems, validator
 
 
 def _order_problems(items: list[tuple[int, dict[str, Any]]]) -> list[Problem]:

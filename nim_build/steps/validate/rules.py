@@ -11,6 +11,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from nim_build.models import ModelEntry
+from nim_build.reference import (
+    COMPONENT,
+    IMAGE_NAME,
+    IMAGE_NAME_MAX,
+    IMAGE_REFERENCE,
+    NAMESPACE,
+)
 from nim_build.resources import MODEL_SCHEMA, schema_path
 
 from .messages import describe
@@ -18,19 +25,6 @@ from .problems import Problem, json_path, shorten
 
 REGISTRY = "nvcr.io"
 
-# The OCI distribution reference grammar (github.com/distribution/reference, regexp.go).
-_ALPHANUMERIC = r"[a-z0-9]+"
-_SEPARATOR = r"(?:[._]|__|-+)"
-PATH_COMPONENT = rf"{_ALPHANUMERIC}(?:{_SEPARATOR}{_ALPHANUMERIC})*"
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-_IMAGE_NAME_MAX = 255  # NameTotalLengthMax: domain and path together
-_IMAGE_NAME = re.compile(rf"(?:{DOMAIN}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*", re.ASCII)
-_IMAGE_REFERENCE = re.compile(rf"{_IMAGE_NAME.pattern}(?::{_TAG})?", re.ASCII)
-_COMPONENT = re.compile(PATH_COMPONENT, re.ASCII)
-_NAMESPACE = re.compile(rf"{PATH_COMPONENT}/{PATH_COMPONENT}", re.ASCII)
-RESOURCE_ID = re.compile(rf"{PATH_COMPONENT}/{PATH_COMPONENT}/{PATH_COMPONENT}", re.ASCII)
 _LOCAL_REF = "#/$defs/"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_MESSAGE = "holds a lone surrogate (a \\ud800-\\udfff escape), which UTF-8 cannot encode"
@@ -82,10 +76,10 @@ def _image_problems(
     if not isinstance(namespace, str) or not isinstance(name, str):
         return []
     image = f"{REGISTRY}/{namespace}/{name}"
-    if len(image) > _IMAGE_NAME_MAX or not _IMAGE_NAME.fullmatch(image):
-        if not _NAMESPACE.fullmatch(namespace):
+    if len(image) > IMAGE_NAME_MAX or not IMAGE_NAME.fullmatch(image):
+        if not NAMESPACE.fullmatch(namespace):
             path = "$.namespace"
-        elif not _COMPONENT.fullmatch(name):
+        elif not COMPONENT.fullmatch(name):
             path = "$.name"
         else:
             path = "$"
@@ -101,7 +95,7 @@ def _image_problems(
         for path, tag in paths
         if isinstance(tag, str)
         and path not in reported
-        and not _IMAGE_REFERENCE.fullmatch(f"{image}:{tag}")
+        and not IMAGE_REFERENCE.fullmatch(f"{image}:{tag}")
     ]
 
 
