@@ -46,7 +46,7 @@ def load_api_key(argument: str | None, key_file: Path | None) -> str:
         key, origin = os.environ[KEY_ENV].strip(), KEY_ENV
     else:
         raise KeyFormatError(
-            f"no NGC API key: pass it as API_KEY, set {KEY_ENV}, or use --api-key-file"
+            f"no NGC API key: set {KEY_ENV}, use --api-key-file, or pass it as API_KEY"
         )
     return check_api_key(key, origin)
 
