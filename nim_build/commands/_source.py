@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from nim_build.commands import DEPRECATION_NOTES
 from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
 from nim_build.http import TlsFailed, TransportFailed
 from nim_build.models import Catalog, ModelFailure
@@ -34,7 +35,6 @@ from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
 API_URL_ENV = "NGC_API_URL"
-DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found while parsing
 # Demo outputs stay out of generated/, which holds only what live runs commit.
 DEMO_DIR = Path("build/demo")
 
