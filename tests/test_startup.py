@@ -84,3 +84,17 @@ def test_every_command_parses_with_its_options(capsys: pytest.CaptureFixture[str
         with pytest.raises(SystemExit):
             parser.parse_args([name, "--help"])
         assert f"usage: nim-build {name}" in capsys.readouterr().out
+
+
+def test_processes_the_tests_start_get_the_default_signal_handlers() -> None:
+    # Even when the suite itself was started with SIGINT ignored (`setsid`, `.ci/run &`):
+    # conftest.pytest_configure restores the defaults, which every child inherits.
+    probe = (
+        "import signal\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+        " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["True", "True"]
