@@ -39,10 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
     reset to the default by exec: the fake servers, registries and CLI runs started by the
     tests get the defaults however the suite was started.
     """
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    for number, default in defaults.items():
-        if signal.getsignal(number) == signal.SIG_IGN:
-            signal.signal(number, default)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # --------------------------------------------------------------------------- no network
