@@ -1,0 +1,135 @@
+"""The fast schema verdict (steps/validate/fast_schema.py) never says "valid" where jsonschema
+finds a problem, and says it for the valid entries it exists for."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pytest
+
+from nim_build.resources import CONFIGMAP_SCHEMA, EU_LIST_SCHEMA, MODEL_SCHEMA
+from nim_build.steps.validate.fast_schema import compile_schema
+from nim_build.steps.validate.rules import _inlined_schema, _plainly_valid, validator
+from tests.entries import real_shaped_entries, synthetic_entries
+
+ODD_VALUES: list[Any] = [
+    None,
+    0,
+    1,
+    1.0,
+    True,
+    False,
+    "",
+    " ",
+    "x",
+    "x\n",
+    "\nx",
+    "a" * 254,
+    "ABC",
+    "nim/meta",
+    "nim/meta\n",
+    "Nim/Meta",
+    "latest",
+    "-latest",
+    "2025-04-14T18:15:01.121Z",
+    "2025-13-01T00:00:00Z",
+    "2025-04-14",
+    [],
+    ["latest"],
+    ["latest", "latest"],
+    ["1", 1],
+    [1, True],
+    [None],
+    {},
+    {"a": "b"},
+]
+
+
+def _contracts() -> list[dict[str, Any]]:
+    entries = [*real_shaped_entries(), *synthetic_entries(3)]
+    return [entry.to_contract() for entry in entries]
+
+
+def _mutations(document: dict[str, Any]) -> list[Any]:
+    """`document` with each field replaced by each odd value, deleted, plus one extra field."""
+    variants: list[Any] = [ODD_VALUES[i] for i in range(len(ODD_VALUES))]
+    for field, value in itertools.product(list(document), ODD_VALUES):
+        variants.append({**document, field: value})
+    for field in document:
+        variants.append({name: value for name, value in document.items() if name != field})
+    variants.append({**document, "extra": "x"})
+    return variants
+
+
+def _agrees(schema: str, instance: Any) -> None:
+    plainly_valid = _plainly_valid(schema)
+    assert plainly_valid is not None
+    if plainly_valid(instance):
+        assert list(validator(schema).iter_errors(instance)) == [], instance
+
+
+@pytest.mark.parametrize("contract", _contracts(), ids=lambda c: c["name"])
+def test_never_valid_where_jsonschema_finds_a_problem(contract: dict[str, Any]) -> None:
+    for instance in _mutations(contract):
+        _agrees(MODEL_SCHEMA, instance)
+
+
+def test_valid_entries_take_the_fast_path() -> None:
+    plainly_valid = _plainly_valid(MODEL_SCHEMA)
+    assert plainly_valid is not None
+    for contract in _contracts():
+        assert plainly_valid(contract)
+
+
+def test_configmap_and_eu_list_schemas() -> None:
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "nim-models-data", "labels": {"opendatahub.io/managed": "true"}},
+        "data": {"a-model": "{}"},
+    }
+    assert _plainly_valid(CONFIGMAP_SCHEMA) is not None
+    for instance in _mutations(configmap):
+        _agrees(CONFIGMAP_SCHEMA, instance)
+    for part in ("metadata", "data"):
+        for inner in _mutations(configmap[part]):
+            _agrees(CONFIGMAP_SCHEMA, {**configmap, part: inner})
+    labels = configmap["metadata"]["labels"]
+    for inner in _mutations(labels):
+        changed = copy.deepcopy(configmap)
+        changed["metadata"]["labels"] = inner
+        _agrees(CONFIGMAP_SCHEMA, changed)
+    eu_entry = {"name": "llama-3.2-11b-vision-instruct", "namespace": "nim/meta"}
+    for instance in [[eu_entry], *([m] for m in _mutations(eu_entry)), *_mutations(eu_entry)]:
+        _agrees(EU_LIST_SCHEMA, instance)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#/$defs/x"},
+        {"oneOf": [{"type": "string"}]},
+        {"type": "number"},
+        {"type": ["string", "null"]},
+        {"const": 1},
+        {"properties": {"a": True}},
+        {"uniqueItems": "yes"},
+    ],
+)
+def test_a_keyword_it_does_not_know_leaves_the_verdict_to_jsonschema(
+    schema: dict[str, Any],
+) -> None:
+    assertions = validator(MODEL_SCHEMA).VALIDATORS
+    assert compile_schema(schema, lambda value, name: True, assertions) is None
+
+
+def test_annotations_are_ignored_like_jsonschema_does() -> None:
+    assertions = validator(MODEL_SCHEMA).VALIDATORS
+    schema = {"description": "x", "contentMediaType": "application/json", "type": "string"}
+    check = compile_schema(schema, lambda value, name: True, assertions)
+    assert check is not None
+    assert check("{")
+    assert not check(1)
+    assert _inlined_schema(MODEL_SCHEMA)["properties"]["name"]["pattern"]
