@@ -84,7 +84,7 @@ def test_valid_entries_take_the_fast_path() -> None:
 
 
 def test_configmap_and_eu_list_schemas() -> None:
-    configmap = {
+    configmap: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "nim-models-data", "labels": {"opendatahub.io/managed": "true"}},

@@ -76,6 +76,8 @@ def validator(name: str) -> Draft202012Validator:
 def _plainly_valid(name: str) -> Check | None:
     """The fast verdict for schema `name` (see fast_schema), None if it cannot give one."""
     checker = validator(name)
+    if checker.format_checker is None:
+        return None
     formats = checker.format_checker.conforms
     return compile_schema(_inlined_schema(name), formats, checker.VALIDATORS)
 
