@@ -8,6 +8,7 @@ always give the same bytes and a pull request shows only what really changed.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from io import StringIO
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from nim_build.errors import InputFileError
+from nim_build.errors import InputFileError, ValidationFailed
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
 from nim_build.safe_text import redact
+from nim_build.steps.validate.configmap import CONFIGMAP_LIMIT
+from nim_build.steps.validate.problems import Problem
 from nim_build.steps.validate.rules import surrogate_problems
 from nim_build.steps.yaml_scalars import MAX_DEPTH, needs_quotes, nested_too_deeply
 
@@ -59,6 +62,54 @@ def _data_key(name: str) -> str:
     return _Quoted(name) if needs_quotes(name) else name
 
 
+def data_value(entry: ModelEntry) -> str:
+    """The data value written for `entry`; an answer that echoes the API key does not carry it
+    into a committed file."""
+    return redact(entry_json(entry))
+
+
+def rendered_bytes(entry: ModelEntry) -> int:
+    """The bytes `entry` adds to the rendered ConfigMap: `  key: |` and its indented value."""
+    value = data_value(entry)
+    key = len(entry.name.encode("utf-8")) + (2 if needs_quotes(entry.name) else 0)
+    return key + len("  : |\n") + len(value.encode("utf-8")) + 4 * value.count("\n")
+
+
+class ConfigMapTooLarge(ValidationFailed):
+    """The entries so far already take more than a ConfigMap may hold: the run stops early."""
+
+    def __init__(self, source: str, models: int, size: int) -> None:
+        message = (
+            f"{source} would be over the 1 MiB ConfigMap limit: the first {models:,} models "
+            f"already take {size:,} bytes (the other requests were not made)"
+        )
+        super().__init__([Problem(None, "$", message)])
+        self.models, self.size = models, size
+
+
+class SizeBudget:
+    """What the entries that arrived will take in the rendered ConfigMap `source` (thread-safe).
+
+    `add` raises ConfigMapTooLarge as soon as the limit is certain to be passed: the sum is a
+    lower bound of the rendered size (the header and envelope are left out).
+    """
+
+    def __init__(self, source: str, limit: int = CONFIGMAP_LIMIT) -> None:
+        self.source = source
+        self.limit = limit
+        self.size = 0
+        self.models = 0
+        self._lock = threading.Lock()
+
+    def add(self, entry: ModelEntry) -> None:
+        size = rendered_bytes(entry)
+        with self._lock:
+            self.size += size
+            self.models += 1
+            if self.size > self.limit:
+                raise ConfigMapTooLarge(self.source, self.models, self.size)
+
+
 def yaml_dumper() -> YAML:
     """The manifest dumper: fast, block style, manifest key order, no folded lines."""
     # The safe dumper uses libyaml's C emitter when ruamel.yaml.clib is installed (about 10x
@@ -78,6 +129,11 @@ def yaml_dumper() -> YAML:
     return yaml
 
 
+def configmap_data(entries: Iterable[ModelEntry]) -> dict[str, str]:
+    """The data section: each entry's name → its value, sorted by name."""
+    return {entry.name: data_value(entry) for entry in sorted(entries, key=lambda e: e.name)}
+
+
 def render_configmap(
     entries: Iterable[ModelEntry], *, name: str = CONFIGMAP_NAME, namespace: str | None = None
 ) -> str:
@@ -85,6 +141,13 @@ def render_configmap(
 
     `name`/`namespace` are for a custom ConfigMap (air-gap: what a mirror holds).
     """
+    return render_data(configmap_data(entries), name=name, namespace=namespace)
+
+
+def render_data(
+    data: dict[str, str], *, name: str = CONFIGMAP_NAME, namespace: str | None = None
+) -> str:
+    """`render_configmap` for a data section made by `configmap_data`."""
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -93,11 +156,7 @@ def render_configmap(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata,
-        "data": {
-            # An answer that echoes the API key must not carry it into a committed file.
-            _data_key(entry.name): _Literal(redact(entry_json(entry)))
-            for entry in sorted(entries, key=lambda e: e.name)
-        },
+        "data": {_data_key(key): _Literal(value) for key, value in data.items()},
     }
     stream = StringIO()
     yaml_dumper().dump(document, stream)

@@ -18,6 +18,7 @@ from .problems import Checked, Problem, ValidationFailed, json_path
 _LAZY = {
     "CONFIGMAP_LIMIT": "configmap",
     "check_configmap": "configmap",
+    "check_rendered": "configmap",
     "validate_configmap_text": "configmap",
     "check_eu_list": "eu_list",
     "validate_eu_list_text": "eu_list",
@@ -27,7 +28,12 @@ _LAZY = {
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .configmap import CONFIGMAP_LIMIT, check_configmap, validate_configmap_text
+    from .configmap import (
+        CONFIGMAP_LIMIT,
+        check_configmap,
+        check_rendered,
+        validate_configmap_text,
+    )
     from .eu_list import check_eu_list, validate_eu_list_text
     from .rules import validate_entries
 
@@ -39,6 +45,7 @@ __all__ = [
     "check_configmap",
     "check_eu_list",
     "check_file",
+    "check_rendered",
     "check_text",
     "is_eu_list",
     "json_path",

@@ -175,6 +175,15 @@ def check_configmap(text: str, source: str) -> Checked:
     return Checked("ConfigMap", len(data), tuple(problems))
 
 
+def check_rendered(text: str, data: dict[str, str], source: str) -> list[Problem]:
+    """What `check_configmap` adds for text nim-build rendered itself from validated entries
+    (`data`: their keys and values): the envelope and the size. The data section is not
+    parsed back, its entries are checked already."""
+    head, section, _ = text.partition("\ndata:\n")
+    envelope = check_configmap(head + "\ndata: {}\n" if section else text, source)
+    return [*envelope.problems, *_size_problems(text, data, source)]
+
+
 def validate_configmap_text(text: str, source: str) -> tuple[Problem, ...]:
     """Problems of a nim-models-data ConfigMap; `source` names it in file-level messages."""
     return check_configmap(text, source).problems
