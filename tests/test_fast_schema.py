@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nim_build.resources import CONFIGMAP_SCHEMA, EU_LIST_SCHEMA, MODEL_SCHEMA
-from nim_build.steps.validate.fast_schema import compile_schema
+from nim_build.steps.validate.fast_schema import ANNOTATIONS, HANDLED, compile_schema
 from nim_build.steps.validate.rules import _inlined_schema, _plainly_valid, validator
 from tests.entries import real_shaped_entries, synthetic_entries
 
@@ -121,15 +121,32 @@ def test_configmap_and_eu_list_schemas() -> None:
 def test_a_keyword_it_does_not_know_leaves_the_verdict_to_jsonschema(
     schema: dict[str, Any],
 ) -> None:
-    assertions = validator(MODEL_SCHEMA).VALIDATORS
-    assert compile_schema(schema, lambda value, name: True, assertions) is None
+    assert compile_schema(schema) is None
 
 
 def test_annotations_are_ignored_like_jsonschema_does() -> None:
-    assertions = validator(MODEL_SCHEMA).VALIDATORS
     schema = {"description": "x", "contentMediaType": "application/json", "type": "string"}
-    check = compile_schema(schema, lambda value, name: True, assertions)
+    check = compile_schema(schema)
     assert check is not None
     assert check("{")
     assert not check(1)
     assert _inlined_schema(MODEL_SCHEMA)["properties"]["name"]["pattern"]
+
+
+def test_the_keyword_lists_match_jsonschema() -> None:
+    asserted = set(validator(MODEL_SCHEMA).VALIDATORS)
+    assert asserted.isdisjoint(ANNOTATIONS)
+    assert asserted >= HANDLED
+    assert compile_schema({"format": "email"}) is None  # only the formats it mirrors
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2025-04-14T18:15:01.121Z", "2025-04-14t18:15:01z", "2025-13-01T00:00:00Z", "2025-04-14", ""],
+)
+def test_date_time_as_jsonschema_checks_it(value: str) -> None:
+    check = compile_schema({"format": "date-time"})
+    assert check is not None
+    conforms = validator(MODEL_SCHEMA).format_checker
+    assert conforms is not None
+    assert check(value) == conforms.conforms(value, "date-time")

@@ -117,7 +117,9 @@ def _value_problems(key: str, value: str) -> list[Problem]:
     except (ValueError, RecursionError) as error:
         return [Problem(key, "$", shorten(f"value is not JSON: {error}"))]
     problems = [Problem(key, "$", f"duplicate JSON key {name!r}") for name in repeated]
-    problems += entry_problems(decoded, key)
+    # A lone surrogate comes from a \u escape or is itself non-ASCII: most values have neither.
+    surrogates = "\\u" in value or not value.isascii()
+    problems += entry_problems(decoded, key, surrogates=surrogates)
     name = decoded.get("name") if isinstance(decoded, dict) else None
     if isinstance(name, str) and name != key:
         problems.append(Problem(key, "$.name", shorten(f"{name!r} is not the data key {key!r}")))

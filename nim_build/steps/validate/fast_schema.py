@@ -12,12 +12,10 @@ jsonschema's verdict on thousands of mutated entries.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 Check = Callable[[Any], bool]
-FormatCheck = Callable[[Any, str], bool]
 
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda value: isinstance(value, str),
@@ -31,32 +29,84 @@ class _Unsupported(Exception):
     """A keyword or form this module does not check: jsonschema alone decides."""
 
 
-def compile_schema(schema: Any, formats: FormatCheck, assertions: Collection[str]) -> Check | None:
+# Keywords Draft 2020-12 validators do not assert (jsonschema ignores them too); any other
+# keyword not handled below makes compile_schema give up. tests/test_fast_schema.py checks
+# both lists against jsonschema's Draft202012Validator.VALIDATORS.
+ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "$defs",
+        "$anchor",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
+    }
+)
+HANDLED = frozenset(
+    {
+        "type",
+        "const",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "format",
+        "items",
+        "required",
+        "properties",
+        "propertyNames",
+        "additionalProperties",
+    }
+)
+
+
+def _datetime(value: Any) -> bool:
+    # jsonschema's `date-time` check (jsonschema/_format.py, is_datetime), with the same
+    # library: rfc3339-validator, a dependency for this reason.
+    if not isinstance(value, str):
+        return True
+    from rfc3339_validator import validate_rfc3339  # type: ignore[import-untyped]
+
+    return bool(validate_rfc3339(value.upper()))
+
+
+_FORMATS: dict[str, Check] = {"date-time": _datetime}
+
+
+def compile_schema(schema: Any) -> Check | None:
     """A predicate that is True only for instances valid against `schema`; None if unsure.
 
-    `formats(value, name)` checks a `format` as the validator's format checker does;
-    `assertions` are the keywords the validator checks (others, like `description` or
-    `contentMediaType`, it ignores, and so does the predicate).
+    It needs no jsonschema: `nim-build validate` of a valid file does not import it.
     """
     try:
-        return _compile(schema, _Context(formats, frozenset(assertions)))
+        return _compile(schema)
     except _Unsupported:
         return None
 
 
-@dataclass(frozen=True)
-class _Context:
-    formats: FormatCheck
-    assertions: frozenset[str]
+_STRING_KEYWORDS = frozenset({"type", "pattern", "minLength", "maxLength", "format"})
 
 
-def _compile(schema: Any, context: _Context) -> Check:  # noqa: PLR0912 - a branch a keyword
+def _compile(schema: Any) -> Check:  # noqa: PLR0912 - a branch a keyword
     if not isinstance(schema, dict):
         raise _Unsupported
-    formats = context.formats
+    asserted = {keyword: value for keyword, value in schema.items() if keyword not in ANNOTATIONS}
+    if asserted.get("type") == "string" and _STRING_KEYWORDS.issuperset(asserted):
+        return _string(asserted)
     checks: list[Check] = []
     for keyword, value in schema.items():
-        if keyword not in context.assertions:
+        if keyword in ANNOTATIONS:
             continue
         if keyword == "type":
             if not isinstance(value, str) or value not in _TYPES:
@@ -74,30 +124,52 @@ def _compile(schema: Any, context: _Context) -> Check:  # noqa: PLR0912 - a bran
             elif value is not False:
                 raise _Unsupported
         elif keyword == "format":
-            checks.append(_format(value, formats))
+            checks.append(_format(value))
         elif keyword == "items":
-            checks.append(_items(_compile(value, context)))
+            checks.append(_items(_compile(value)))
         elif keyword == "required":
             checks.append(_required(value))
         elif keyword == "properties":
             if not isinstance(value, dict):
                 raise _Unsupported
-            properties = {name: _compile(sub, context) for name, sub in value.items()}
+            properties = {name: _compile(sub) for name, sub in value.items()}
             checks.append(_properties(properties))
         elif keyword == "propertyNames":
-            checks.append(_names(_compile(value, context)))
+            checks.append(_names(_compile(value)))
         elif keyword == "additionalProperties":
             declared = frozenset(schema.get("properties", {}))
             if value is False:
                 checks.append(_only(declared))
             else:
-                checks.append(_additional(declared, _compile(value, context)))
+                checks.append(_additional(declared, _compile(value)))
         else:  # $ref (inline it first), patternProperties, oneOf, numbers, ...
             raise _Unsupported
     return _all_of(tuple(checks))
 
 
+def _string(schema: dict[str, Any]) -> Check:
+    """A string schema in one function: the common case, called for every field."""
+    for keyword in ("minLength", "maxLength"):
+        _bound(keyword, schema.get(keyword, 0))  # the same checks of the schema itself
+    shortest, longest = schema.get("minLength", 0), schema.get("maxLength")
+    search = _pattern(schema["pattern"]) if "pattern" in schema else None
+    conforms = _format(schema["format"]) if "format" in schema else None
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str) or len(value) < shortest:
+            return False
+        if longest is not None and len(value) > longest:
+            return False
+        if search is not None and not search(value):
+            return False
+        return conforms is None or conforms(value)
+
+    return check
+
+
 def _all_of(checks: tuple[Check, ...]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
     def check(instance: Any) -> bool:
         for one in checks:  # noqa: SIM110 - a plain loop: ~2x faster than all() and a generator
             if not one(instance):
@@ -136,10 +208,10 @@ def _unique_strings(value: Any) -> bool:
     return all(isinstance(item, str) for item in value) and len(set(value)) == len(value)
 
 
-def _format(name: Any, formats: FormatCheck) -> Check:
-    if not isinstance(name, str):
+def _format(name: Any) -> Check:
+    if not isinstance(name, str) or name not in _FORMATS:
         raise _Unsupported
-    return lambda value: formats(value, name)
+    return _FORMATS[name]
 
 
 def _items(check: Check) -> Check:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from nim_build.models import ModelEntry
@@ -27,6 +27,7 @@ _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _IMAGE_NAME_MAX = 255  # NameTotalLengthMax: domain and path together
 _IMAGE_NAME = re.compile(rf"(?:{DOMAIN}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*", re.ASCII)
 _IMAGE_REFERENCE = re.compile(rf"{_IMAGE_NAME.pattern}(?::{_TAG})?", re.ASCII)
+_TAG_ONLY = re.compile(_TAG, re.ASCII)
 _COMPONENT = re.compile(PATH_COMPONENT, re.ASCII)
 _NAMESPACE = re.compile(rf"{PATH_COMPONENT}/{PATH_COMPONENT}", re.ASCII)
 RESOURCE_ID = re.compile(rf"{PATH_COMPONENT}/{PATH_COMPONENT}/{PATH_COMPONENT}", re.ASCII)
@@ -75,11 +76,7 @@ def validator(name: str) -> Draft202012Validator:
 @cache
 def _plainly_valid(name: str) -> Check | None:
     """The fast verdict for schema `name` (see fast_schema), None if it cannot give one."""
-    checker = validator(name)
-    if checker.format_checker is None:
-        return None
-    formats = checker.format_checker.conforms
-    return compile_schema(_inlined_schema(name), formats, checker.VALIDATORS)
+    return compile_schema(_inlined_schema(name))
 
 
 def schema_problems(
@@ -116,16 +113,26 @@ def _image_problems(
             return []
         return [Problem(model, path, shorten(f"image {image!r} is not a valid OCI reference"))]
     tags = contract.get("tags")
+    latest = contract.get("latestTag")
+    if isinstance(tags, list) and all(  # the usual case: every tag valid, no paths built
+        isinstance(tag, str) and _valid_tag(tag) for tag in (*tags, latest)
+    ):
+        return []
     candidates = list(enumerate(tags)) if isinstance(tags, list) else []
     paths = [(f"$.tags[{index}]", tag) for index, tag in candidates]
-    paths.append(("$.latestTag", contract.get("latestTag")))
+    paths.append(("$.latestTag", latest))
     return [
         Problem(model, path, shorten(f"image {image}:{tag!r} is not a valid OCI reference"))
         for path, tag in paths
-        if isinstance(tag, str)
-        and path not in reported
-        and not _IMAGE_REFERENCE.fullmatch(f"{image}:{tag}")
+        if isinstance(tag, str) and path not in reported and not _valid_tag(tag)
     ]
+
+
+@lru_cache(maxsize=4096)
+def _valid_tag(tag: str) -> bool:
+    """Whether `image:tag` is a reference, for an image name already valid: a tag holds no
+    `:` or `/`, so the reference grammar comes down to its tag part (tags repeat: cached)."""
+    return _TAG_ONLY.fullmatch(tag) is not None
 
 
 def surrogate_problems(contract: Any, model: str | None) -> list[Problem]:
@@ -142,9 +149,11 @@ def surrogate_problems(contract: Any, model: str | None) -> list[Problem]:
     return problems
 
 
-def entry_problems(contract: Any, model: str | None) -> list[Problem]:
+def entry_problems(contract: Any, model: str | None, *, surrogates: bool = True) -> list[Problem]:
+    """Problems of one decoded entry; `surrogates=False`: its JSON text could hold none."""
     problems = schema_problems(MODEL_SCHEMA, contract, model)
-    problems += surrogate_problems(contract, model)
+    if surrogates:
+        problems += surrogate_problems(contract, model)
     if isinstance(contract, dict):
         problems += _image_problems(contract, model, {problem.path for problem in problems})
     return problems
@@ -167,11 +176,14 @@ def decode_json(value: str) -> tuple[Any, list[str]]:
     repeated: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, item in items:
-            if key in result:
+        result = dict(items)
+        if len(result) == len(items):  # the usual case, decided without a Python loop
+            return result
+        seen: set[str] = set()
+        for key, _item in items:
+            if key in seen:
                 repeated.append(key)
-            result[key] = item
+            seen.add(key)
         return result
 
     return json.loads(value, object_pairs_hook=pairs), repeated
