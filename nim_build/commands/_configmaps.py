@@ -16,8 +16,9 @@ from ruamel.yaml.error import YAMLError
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
 from nim_build.models import ConfigMapData
-from nim_build.steps.configmap import CONFIGMAP_NAME, ConfigMapError, parse_configmap
-from nim_build.steps.validate import Problem, check_text
+from nim_build.steps.configmap import CONFIGMAP_NAME, ConfigMapError, configmap_from_document
+from nim_build.steps.validate import Problem, is_eu_list
+from nim_build.steps.validate.configmap import checked_document
 from nim_build.steps.yaml_scalars import nested_too_deeply
 from nim_build.wording import plural
 
@@ -38,12 +39,13 @@ def _invalid(path: Path, problems: Sequence[Problem]) -> ConfigMapError:
 
 
 def _checked(path: Path, text: str) -> ConfigMapData:
-    checked = check_text(text, str(path))
-    if checked.kind != "ConfigMap":
+    if is_eu_list(text, str(path)):
         raise ConfigMapError(f"{path}: an EU list, not a nim-models-data ConfigMap")
+    # One parse: the entries come from the document `validate` read.
+    checked, document = checked_document(text, str(path))
     if checked.problems:
         raise _invalid(path, checked.problems)
-    return parse_configmap(text, str(path))
+    return configmap_from_document(document, str(path))
 
 
 def read_configmap(path: Path) -> ConfigMapData:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # One short process building one tree per file: the cyclic collector would only walk it
+    # again and again (~10% of validating 20,000 entries). Nothing here makes cycles.
+    gc.disable()
     # Read every file first: a missing one is an error before any verdict is printed.
     texts = [(path, read_text(path)) for path in args.paths]
     failed = 0

@@ -182,7 +182,11 @@ def parse_configmap(text: str, source: str) -> ConfigMapData:
 
     Only the structure needed to read entries back is checked here; `validate` checks the rest.
     """
-    document = load_yaml(text, source)
+    return configmap_from_document(load_yaml(text, source), source)
+
+
+def configmap_from_document(document: Any, source: str) -> ConfigMapData:
+    """`parse_configmap` for a document already loaded (as `validate` loads it)."""
     if document is None:
         return ConfigMapData()
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":

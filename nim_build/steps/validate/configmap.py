@@ -151,30 +151,37 @@ def _size_problems(text: str, data: dict[Any, Any], source: str) -> list[Problem
 
 
 def check_configmap(text: str, source: str) -> Checked:
+    return checked_document(text, source)[0]
+
+
+def checked_document(text: str, source: str) -> tuple[Checked, Any]:
+    """`check_configmap`, and the document it read (None if unreadable or aliased), so that
+    a caller needs no second parse."""
     try:
         root = _compose(text)
         if root is None:
-            return Checked("ConfigMap", 0, (Problem(None, "$", f"{source} is empty"),))
+            return Checked("ConfigMap", 0, (Problem(None, "$", f"{source} is empty"),)), None
         problems, aliased = _structure_problems(root)
         if aliased:
-            return Checked("ConfigMap", 0, tuple(problems))
+            return Checked("ConfigMap", 0, tuple(problems)), None
         problems += _data_key_problems(root)
         document = _construct(root)
     except YAMLError as error:
         message = str(error).replace('"<unicode string>"', source)  # name the file
-        return Checked("ConfigMap", 0, (Problem(None, "$", shorten(f"not valid YAML: {message}")),))
+        problem = Problem(None, "$", shorten(f"not valid YAML: {message}"))
+        return Checked("ConfigMap", 0, (problem,)), None
     except RecursionError:
-        return Checked("ConfigMap", 0, (Problem(None, "$", "YAML nested too deeply"),))
+        return Checked("ConfigMap", 0, (Problem(None, "$", "YAML nested too deeply"),)), None
     problems += schema_problems(CONFIGMAP_SCHEMA, document, None)
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, dict):
         problems += _size_problems(text, {}, source)
-        return Checked("ConfigMap", 0, tuple(problems))
+        return Checked("ConfigMap", 0, tuple(problems)), document
     problems += _size_problems(text, data, source)
     for key, value in data.items():
         if isinstance(value, str):  # other types: the schema has said so already
             problems += _value_problems(str(key), value)
-    return Checked("ConfigMap", len(data), tuple(problems))
+    return Checked("ConfigMap", len(data), tuple(problems)), document
 
 
 def check_rendered(text: str, data: dict[str, str], source: str) -> list[Problem]:
