@@ -1,11 +1,14 @@
-"""The floor: a bare pooled `requests` client making the requests `nim-build generate` makes.
+"""The floor: a bare pooled `requests` client making the requests nim-build makes.
 
-Key check and catalog page 0 at once, the other catalog pages at once, then every model's
-metadata with N in flight over one connection pool; the eight contract fields of each answer
-written as JSON. No retries, no caps, no validation, no YAML: the least a whole Python process
-can do for the same answers, to measure nim-build against in the same run.
+    python benchmarks/floor_client.py ngc API_URL API_KEY OUTPUT [--concurrency 16]
+    python benchmarks/floor_client.py registry REGISTRY_URL OUTPUT REPOSITORY... [--concurrency 16]
 
-    python benchmarks/floor_client.py API_URL API_KEY OUTPUT [--concurrency 16]
+`ngc` does what `nim-build generate` asks of NGC: the key check and catalog page 0 at once,
+the other pages at once, then every model's metadata, N in flight over one connection pool,
+and writes the eight contract fields of each answer as JSON. `registry` does what
+`nim-build mirror-configmap` asks of an anonymous registry: one tags/list per repository.
+No retries, caps, checks or YAML: the least a whole Python process does for the same
+answers, to measure nim-build against in the same run (benchmarks/run_all.py).
 """
 
 from __future__ import annotations
@@ -23,15 +26,14 @@ FIELDS = ("name", "displayName", "shortDescription", "namespace", "tags", "lates
 CATALOG = "/v2/search/catalog/resources/CONTAINER"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("api_url")
-    parser.add_argument("api_key")
-    parser.add_argument("output", type=Path)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
+def _session(concurrency: int) -> requests.Session:
     session = requests.Session()
-    session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=args.concurrency))
+    session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=concurrency))
+    return session
+
+
+def ngc(args: argparse.Namespace) -> None:
+    session = _session(args.concurrency)
     auth = {"Authorization": f"Bearer {args.api_key}"}
 
     def key_check() -> int:
@@ -73,6 +75,36 @@ def main() -> None:
         entries = list(pool.map(metadata, ids))
     text = json.dumps(sorted(entries, key=lambda e: e["name"]), indent=2, ensure_ascii=False)
     args.output.write_text(text + "\n", encoding="utf-8")
+
+
+def registry(args: argparse.Namespace) -> None:
+    session = _session(args.concurrency)
+
+    def tags(repository: str) -> list[str]:
+        answer = session.get(f"{args.registry_url}/v2/{repository}/tags/list")
+        return list(answer.json().get("tags") or []) if answer.status_code == 200 else []
+
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        held = dict(zip(args.repositories, pool.map(tags, args.repositories), strict=True))
+    args.output.write_text(json.dumps(held, indent=2) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    for name in ("ngc", "registry"):
+        mode = modes.add_parser(name)
+        if name == "ngc":
+            mode.add_argument("api_url")
+            mode.add_argument("api_key")
+            mode.add_argument("output", type=Path)
+        else:
+            mode.add_argument("registry_url")
+            mode.add_argument("output", type=Path)
+            mode.add_argument("repositories", nargs="+")
+        mode.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    ngc(args) if args.mode == "ngc" else registry(args)
 
 
 if __name__ == "__main__":
