@@ -11,7 +11,7 @@ import pytest
 
 from nim_build.resources import CONFIGMAP_SCHEMA, EU_LIST_SCHEMA, MODEL_SCHEMA
 from nim_build.steps.validate.fast_schema import ANNOTATIONS, HANDLED, compile_schema
-from nim_build.steps.validate.rules import _inlined_schema, _plainly_valid, validator
+from nim_build.steps.validate.rules import _inlined_schema, plainly_valid_for, validator
 from tests.entries import real_shaped_entries, synthetic_entries
 
 ODD_VALUES: list[Any] = [
@@ -64,7 +64,7 @@ def _mutations(document: dict[str, Any]) -> list[Any]:
 
 
 def _agrees(schema: str, instance: Any) -> None:
-    plainly_valid = _plainly_valid(schema)
+    plainly_valid = plainly_valid_for(schema)
     assert plainly_valid is not None
     if plainly_valid(instance):
         assert list(validator(schema).iter_errors(instance)) == [], instance
@@ -77,7 +77,7 @@ def test_never_valid_where_jsonschema_finds_a_problem(contract: dict[str, Any]) 
 
 
 def test_valid_entries_take_the_fast_path() -> None:
-    plainly_valid = _plainly_valid(MODEL_SCHEMA)
+    plainly_valid = plainly_valid_for(MODEL_SCHEMA)
     assert plainly_valid is not None
     for contract in _contracts():
         assert plainly_valid(contract)
@@ -90,7 +90,7 @@ def test_configmap_and_eu_list_schemas() -> None:
         "metadata": {"name": "nim-models-data", "labels": {"opendatahub.io/managed": "true"}},
         "data": {"a-model": "{}"},
     }
-    assert _plainly_valid(CONFIGMAP_SCHEMA) is not None
+    assert plainly_valid_for(CONFIGMAP_SCHEMA) is not None
     for instance in _mutations(configmap):
         _agrees(CONFIGMAP_SCHEMA, instance)
     for part in ("metadata", "data"):

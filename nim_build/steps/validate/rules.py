@@ -74,7 +74,7 @@ def validator(name: str) -> Draft202012Validator:
 
 
 @cache
-def _plainly_valid(name: str) -> Check | None:
+def plainly_valid_for(name: str) -> Check | None:
     """The fast verdict for schema `name` (see fast_schema), None if it cannot give one."""
     return compile_schema(_inlined_schema(name))
 
@@ -82,7 +82,7 @@ def _plainly_valid(name: str) -> Check | None:
 def schema_problems(
     schema: str, instance: Any, model: str | None, prefix: Sequence[Any] = ()
 ) -> list[Problem]:
-    plainly_valid = _plainly_valid(schema)
+    plainly_valid = plainly_valid_for(schema)
     if plainly_valid is not None and plainly_valid(instance):
         return []  # what jsonschema would find: nothing; it runs only to say what is wrong
     return [
