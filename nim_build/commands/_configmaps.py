@@ -10,15 +10,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
 from nim_build.models import ConfigMapData
 from nim_build.steps.configmap import CONFIGMAP_NAME, ConfigMapError, configmap_from_document
 from nim_build.steps.validate import Problem, is_eu_list
-from nim_build.steps.validate.configmap import checked_document
 from nim_build.steps.yaml_scalars import nested_too_deeply
 from nim_build.wording import plural
 
@@ -41,6 +37,8 @@ def _invalid(path: Path, problems: Sequence[Problem]) -> ConfigMapError:
 def _checked(path: Path, text: str) -> ConfigMapData:
     if is_eu_list(text, str(path)):
         raise ConfigMapError(f"{path}: an EU list, not a nim-models-data ConfigMap")
+    from nim_build.steps.validate.configmap import checked_document
+
     # One parse: the entries come from the document `validate` read.
     checked, document = checked_document(text, str(path))
     if checked.problems:
@@ -56,6 +54,9 @@ def read_configmap(path: Path) -> ConfigMapData:
 def what_it_holds(text: str) -> str:
     """ "nothing" (empty, comments only), "ours" (a nim-models-data ConfigMap, even a broken
     one: `validate` says why) or "other"."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True
     try:

@@ -11,18 +11,18 @@ import json
 import threading
 from collections.abc import Iterable
 from io import StringIO
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from typing import TYPE_CHECKING, Any
 
 from nim_build.errors import InputFileError, ValidationFailed
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
 from nim_build.safe_text import redact
-from nim_build.steps.validate.configmap import CONFIGMAP_LIMIT
+from nim_build.steps.validate.limits import CONFIGMAP_LIMIT
 from nim_build.steps.validate.problems import Problem
 from nim_build.steps.validate.rules import surrogate_problems
 from nim_build.steps.yaml_scalars import MAX_DEPTH, needs_quotes, nested_too_deeply
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 CONFIGMAP_NAME = "nim-models-data"
 MANAGED_LABEL = "opendatahub.io/managed"
@@ -114,6 +114,8 @@ def yaml_dumper() -> YAML:
     """The manifest dumper: fast, block style, manifest key order, no folded lines."""
     # The safe dumper uses libyaml's C emitter when ruamel.yaml.clib is installed (about 10x
     # faster than the round-trip dumper on 5,000 models); pure and C emit the same bytes.
+    from ruamel.yaml import YAML  # on first use: `generate` gets here after its requests
+
     yaml = YAML(typ="safe")
     # Keep kind, metadata, data in manifest order (ruamel annotates this attribute as None).
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
@@ -168,6 +170,9 @@ def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; duplicate keys are an error (a loader would keep the last one)."""
     if nested_too_deeply(text):
         raise ConfigMapError(f"{source}: not valid YAML: nested more than {MAX_DEPTH} levels deep")
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="safe")  # the C parser when ruamel.yaml.clib is installed
     yaml.allow_duplicate_keys = False
     try:

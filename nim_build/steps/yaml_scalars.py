@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import re
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
-
 # A nim-models-data ConfigMap nests 3 deep; anything past this is not one.
 MAX_DEPTH = 64
 
@@ -63,6 +59,10 @@ def nested_too_deeply(text: str, limit: int = MAX_DEPTH) -> bool:
     flow depth (minutes for 200 KB). The parser's events come without recursion, and the
     count stops at `limit`. Malformed YAML is False here: the loader reports it.
     """
+    from ruamel.yaml import YAML  # on first use: generate renders long after it starts
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
     depth = 0
     try:
         for event in YAML(typ="safe").parse(text):

@@ -16,7 +16,7 @@ from .problems import Checked, Problem, ValidationFailed, json_path
 # Imported on first use (PEP 562): the CLI catches ValidationFailed without loading the YAML
 # and schema libraries the checks need.
 _LAZY = {
-    "CONFIGMAP_LIMIT": "configmap",
+    "CONFIGMAP_LIMIT": "limits",
     "check_configmap": "configmap",
     "check_rendered": "configmap",
     "validate_configmap_text": "configmap",
@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .configmap import (
-        CONFIGMAP_LIMIT,
         check_configmap,
         check_rendered,
         validate_configmap_text,
     )
     from .eu_list import check_eu_list, validate_eu_list_text
+    from .limits import CONFIGMAP_LIMIT
     from .rules import validate_entries
 
 __all__ = [

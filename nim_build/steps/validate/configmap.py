@@ -17,11 +17,9 @@ from nim_build.steps.yaml_scalars import (
     yaml11_type,
 )
 
+from .limits import CONFIGMAP_LIMIT
 from .problems import Checked, Problem, json_path, shorten
 from .rules import decode_json, entry_problems, schema_problems
-
-# Kubernetes refuses a ConfigMap whose data keys and values exceed 1 MiB in total.
-CONFIGMAP_LIMIT = 1_048_576
 
 
 def _compose(text: str) -> Node | None:
