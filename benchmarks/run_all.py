@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -125,10 +125,18 @@ class Runner:
             raise SystemExit(f"{command[:4]} failed:\n{done.stderr.decode(errors='replace')}")
         return seconds
 
-    def interleaved(self, commands: Mapping[str, Command], repeat: int = 0) -> dict[str, Timing]:
+    def interleaved(
+        self,
+        commands: Mapping[str, Command],
+        repeat: int = 0,
+        before: Callable[[], object] | None = None,
+    ) -> dict[str, Timing]:
+        """Each command `repeat` times, in turns; `before` runs (untimed) before each."""
         runs: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeat or self.repeat):
             for name, (command, env) in commands.items():
+                if before is not None:
+                    before()
                 runs[name].append(self.once(command, env))
         return {name: Timing(tuple(values)) for name, values in runs.items()}
 
@@ -204,17 +212,7 @@ def generate(runner: Runner, models: int, latency: float, folder: Path) -> list[
             **runner.nim_build(*argv, extra_env={"NGC_API_KEY": DEFAULT_KEY}),
         }
         # Each run starts without a previous ConfigMap (no carry-over read), like the floor.
-        remove = (
-            [
-                PYTHON,
-                "-c",
-                f"import os; os.path.exists({str(output)!r}) and os.remove({str(output)!r})",
-            ],
-            None,
-        )
-        found = runner.interleaved(
-            {k: v for pair in commands.items() for k, v in (pair, ("rm-" + pair[0], remove))}
-        )
+        found = runner.interleaved(commands, before=lambda: output.unlink(missing_ok=True))
         work = f"`generate`, {models:,} models, {latency * 1000:.0f} ms, 16 in flight"
         rows.append(runner.row(work, "floor client", found["floor"], found))
         if latency and models <= 200 and shutil.which("curl") and shutil.which("jq"):
@@ -315,16 +313,9 @@ def mirror(runner: Runner, folder: Path, models: int) -> list[Row]:
         skopeo = "skopeo list-tags --tls-verify=false"
         loop = f"for r in {listing}; do {skopeo} $r >/dev/null; done"
         parallel = f"printf '%s\\n' {listing} | xargs -P16 -n1 {skopeo} >/dev/null"
-        remove = (
-            [
-                PYTHON,
-                "-c",
-                f"import os; os.path.exists({str(output)!r}) and os.remove({str(output)!r})",
-            ],
-            None,
-        )
         found = runner.interleaved(
-            {"floor": (floor, None), "rm": remove, **runner.nim_build(*argv)}
+            {"floor": (floor, None), **runner.nim_build(*argv)},
+            before=lambda: output.unlink(missing_ok=True),  # every run writes it
         )
         work = f"`mirror-configmap`, {models} models {TIMES} 3 tags, 16 in flight"
         rows = [runner.row(work, "floor client", found["floor"], found)]
