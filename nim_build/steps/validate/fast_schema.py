@@ -96,6 +96,7 @@ def compile_schema(schema: Any) -> Check | None:
 
 
 _STRING_KEYWORDS = frozenset({"type", "pattern", "minLength", "maxLength", "format"})
+_OBJECT_KEYWORDS = frozenset({"type", "required", "properties", "additionalProperties"})
 
 
 def _compile(schema: Any) -> Check:  # noqa: PLR0912 - a branch a keyword
@@ -104,6 +105,12 @@ def _compile(schema: Any) -> Check:  # noqa: PLR0912 - a branch a keyword
     asserted = {keyword: value for keyword, value in schema.items() if keyword not in ANNOTATIONS}
     if asserted.get("type") == "string" and _STRING_KEYWORDS.issuperset(asserted):
         return _string(asserted)
+    if (
+        asserted.get("type") == "object"
+        and asserted.get("additionalProperties") is False
+        and _OBJECT_KEYWORDS.issuperset(asserted)
+    ):
+        return _closed_object(asserted)
     checks: list[Check] = []
     for keyword, value in schema.items():
         if keyword in ANNOTATIONS:
@@ -163,6 +170,30 @@ def _string(schema: dict[str, Any]) -> Check:
         if search is not None and not search(value):
             return False
         return conforms is None or conforms(value)
+
+    return check
+
+
+def _closed_object(schema: dict[str, Any]) -> Check:
+    """An object with the fields it requires and no others, in one function (each entry)."""
+    _required(schema.get("required", []))  # the same checks of the schema itself
+    required = tuple(schema.get("required", ()))
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        raise _Unsupported
+    pairs = tuple((name, _compile(sub)) for name, sub in properties.items())
+    declared = frozenset(properties)
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict) or not declared.issuperset(value):
+            return False
+        for name in required:
+            if name not in value:
+                return False
+        for name, sub in pairs:  # noqa: SIM110 - a plain loop is faster than all()
+            if name in value and not sub(value[name]):
+                return False
+        return True
 
     return check
 
