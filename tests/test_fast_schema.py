@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import random
 from typing import Any
 
 import pytest
@@ -150,3 +151,18 @@ def test_date_time_as_jsonschema_checks_it(value: str) -> None:
     conforms = validator(MODEL_SCHEMA).format_checker
     assert conforms is not None
     assert check(value) == conforms.conforms(value, "date-time")
+
+
+def test_one_regex_for_data_keys_agrees_with_each_type() -> None:
+    """needs_quotes (one combined pattern) says what the per-type patterns say."""
+    from nim_build.steps import yaml_scalars
+
+    rng = random.Random(1)  # noqa: S311 - test data
+    alphabet = "0123456789.eE+-:_oxXbyYnNtTfF~=<l"
+    words = ["yes", "No", "on", "012", "1_000", "1:20", "~", "=", "1e3", "0o17", ".inf", ""]
+    words += ["2024-01-01", "llama-3", "1.0", "0x1F", "<<", "model", "-.5e3", "3."]
+    words += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(5000)]
+    for word in words:
+        by_type = yaml_scalars.yaml11_type(word) is not None
+        by_type = by_type or yaml_scalars._YAML_1_2_NUMBER.fullmatch(word) is not None
+        assert yaml_scalars.needs_quotes(word) == by_type, word
