@@ -1,7 +1,10 @@
-"""Benchmark `nim-build generate` against the fake NGC with per-request latency.
+"""Benchmark `nim-build generate` against the fake NGC with per-request latency, by concurrency.
 
-Runs everything as separate processes (fake server, nim-build, the bash reference), so wall
-time includes process start, and peak RSS is the nim-build process's own (wait4).
+Runs everything as separate processes (fake server, nim-build, the floor client, the light
+stand-in for the reference script), so wall time includes process start, and peak RSS is the
+nim-build process's own (wait4). The floor is measured, not computed: the bare pooled client
+of benchmarks/floor_client.py making the same requests at the same concurrency. The summary
+table with every comparator is benchmarks/run_all.py.
 
     python benchmarks/bench_generate.py            # full set: 186 / 1,000 / 5,000 models
     python benchmarks/bench_generate.py --quick    # 186 models only
@@ -10,7 +13,6 @@ time includes process start, and peak RSS is the nim-build process's own (wait4)
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
 import subprocess
@@ -24,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = "nvapi-test-key-0123456789"
 LATENCY = 0.050
 EU_LIST = ROOT / "nim_build/data/demo-eu-restricted.json"
+FLOOR = "floor client"  # benchmarks/floor_client.py: bare pooled requests, same requests
+# benchmarks/reference_sequential.sh: lighter than the reference nim_metadata.sh itself.
+STAND_IN = "light stand-in for the reference script"
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,6 @@ def nim_build(url: str, output: Path, concurrency: int) -> list[str]:
     ]
 
 
-def floor_seconds(models: int, concurrency: int, latency: float, startup: float) -> float:
-    requests_in_sequence = 1 + math.ceil(models / 1000) + math.ceil(models / concurrency)
-    return requests_in_sequence * latency + startup
-
-
 def measure(models: int, runs: list[tuple[str, int]], repeat: int) -> list[Measurement]:
     server, url = start_fake_ngc(models, LATENCY)
     env = {**os.environ, "NGC_API_KEY": KEY}
@@ -98,9 +98,12 @@ def measure(models: int, runs: list[tuple[str, int]], repeat: int) -> list[Measu
         with tempfile.TemporaryDirectory() as folder:
             for label, concurrency in runs:
                 output = Path(folder) / f"{label}-{concurrency}.yaml"
-                if label == "bash+curl+jq":
+                if label == STAND_IN:
                     script = str(ROOT / "benchmarks/reference_sequential.sh")
                     command = ["bash", script, url, KEY, str(output), str(EU_LIST)]
+                elif label == FLOOR:
+                    command = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "ngc"]
+                    command += [url, KEY, str(output), "--concurrency", str(concurrency)]
                 else:
                     command = nim_build(url, output, concurrency)
                 best = min((timed(command, env) for _ in range(repeat)), key=lambda r: r[0])
@@ -115,22 +118,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="186 models only")
     args = parser.parse_args()
-    startup, _, _ = min(
-        timed([sys.executable, "-m", "nim_build", "--help"], dict(os.environ)) for _ in range(3)
-    )
-    runs186 = [("nim-build", 16), ("nim-build", 1), ("nim-build", 32), ("nim-build", 64)]
+    runs186 = [(label, c) for c in (16, 1, 32, 64) for label in (FLOOR, "nim-build")]
     if shutil.which("curl") and shutil.which("jq"):
-        runs186.append(("bash+curl+jq", 1))
+        runs186.append((STAND_IN, 1))
     results = measure(186, runs186, repeat=3)
     if not args.quick:
-        results += measure(1000, [("nim-build", 16)], repeat=1)
-        results += measure(5000, [("nim-build", 16)], repeat=1)
+        results += measure(1000, [(FLOOR, 16), ("nim-build", 16)], repeat=1)
+        results += measure(5000, [(FLOOR, 16), ("nim-build", 16)], repeat=1)
 
-    print(f"fake NGC latency {LATENCY * 1000:.0f} ms/request; process start {startup:.2f} s")
+    floors = {(m.models, m.concurrency): m.seconds for m in results if m.label == FLOOR}
+    print(f"fake NGC latency {LATENCY * 1000:.0f} ms/request; floor: {FLOOR}")
     print("| run | models | concurrency | wall (s) | floor (s) | wall / floor | peak RSS (MB) | |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for m in results:
-        floor = floor_seconds(m.models, m.concurrency, LATENCY, startup)
+        if m.label == FLOOR:
+            continue
+        floor = floors.get((m.models, m.concurrency), floors[(m.models, 16)])
         print(
             f"| {m.label} | {m.models} | {m.concurrency} | {m.seconds:.2f} | {floor:.2f} | "
             f"{m.seconds / floor:.2f}x | {m.peak_rss_mb:.0f} | {m.note} |"
@@ -141,8 +144,8 @@ def main() -> None:
         f"\nspeed-up at 186 models: {by_label[('nim-build', 186, 1)] / fast:.1f}x vs concurrency 1",
         end="",
     )
-    if ("bash+curl+jq", 186, 1) in by_label:
-        print(f", {by_label[('bash+curl+jq', 186, 1)] / fast:.1f}x vs bash+curl+jq", end="")
+    if (STAND_IN, 186, 1) in by_label:
+        print(f", {by_label[(STAND_IN, 186, 1)] / fast:.1f}x vs the {STAND_IN}", end="")
     print()
 
 

@@ -6,7 +6,8 @@ repository over the Distribution API and tags it 3 times, then times only the
 storage is then served again behind `auth: token` (tests/registry.py's JWT issuer), where
 every repository costs a token request too. With `--latency`, a proxy in front of the
 registry (tests/registry.py) adds that many seconds to every answer, like a registry that is
-not on the same machine. Needs docker-registry and openssl.
+not on the same machine. Needs docker-registry and openssl. Against a floor (a bare pooled
+client) and `skopeo list-tags`, in the same run: benchmarks/run_all.py.
 
     python benchmarks/bench_mirror.py [--models 186] [--tags 3] [--concurrency 16] [--repeat 3]
     python benchmarks/bench_mirror.py --latency 0.05 --concurrency 1

@@ -1,5 +1,8 @@
 """Benchmark the offline steps on 5,000 synthetic models: no network, no processes.
 
+In-process library calls, at sizes the CLI refuses (`run` stops at the 1 MiB limit, about
+2,000 models): for what the CLI does, as processes, see benchmarks/run_all.py.
+
 Times validate_entries, render_configmap, validate_configmap_text, parse_configmap, diff
 (against a variant with ~5% changes) and render_markdown, best of 3 each, then prints seconds
 per step, the total, and the peak RSS of this process.

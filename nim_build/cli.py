@@ -3,42 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
-from types import ModuleType
-from typing import NoReturn
 
-from nim_build.commands import (
-    detect_eu,
-    diff,
-    generate,
-    mirror_configmap,
-    mirror_list,
-    place,
-    run,
-    validate,
-)
-from nim_build.commands._source import DEPRECATION_NOTES
-from nim_build.commands._stdio import Direction, stdio_misuse
-from nim_build.errors import NimBuildError, UsageError
+from nim_build import __version__
+from nim_build.commands import DEPRECATION_NOTES
+from nim_build.errors import NimBuildError, UsageError, ValidationFailed
 from nim_build.interrupts import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, sigterm_raises
-from nim_build.progress import LogHandler
 from nim_build.safe_text import safe_line
-from nim_build.steps.validate import ValidationFailed
+
+TYPE_CHECKING = False  # no `typing` import: `--version` and `--help` start in milliseconds
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+    from nim_build.commands._stdio import Direction
 
 PROG = "nim-build"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-COMMANDS: dict[str, tuple[ModuleType, str]] = {
-    "detect-eu": (detect_eu, "list the models that answer HTTP 451 here (run from the EU)"),
-    "generate": (generate, "fetch all NIM metadata into the nim-models-data ConfigMap"),
-    "validate": (validate, "check a ConfigMap or EU list against the schemas and limits"),
-    "diff": (diff, "compare two ConfigMaps, model by model and field by field"),
-    "run": (run, "the release pipeline: generate, validate, diff, guard, write, report"),
-    "mirror-list": (mirror_list, "air-gap: the NIM images to mirror, in a mirroring tool's format"),
-    "mirror-configmap": (mirror_configmap, "air-gap: a ConfigMap of what a mirror registry holds"),
-    "place": (place, "put a ConfigMap into a kustomize manifests checkout; check that it renders"),
+# name → (module, summary). A command's module (and the libraries it needs) is imported only
+# when that command is parsed: `--version` and `--help` load no HTTP, YAML or schema library.
+_COMMANDS_PACKAGE = "nim_build.commands"
+COMMANDS: dict[str, tuple[str, str]] = {
+    "detect-eu": ("detect_eu", "list the models that answer HTTP 451 here (run from the EU)"),
+    "generate": ("generate", "fetch all NIM metadata into the nim-models-data ConfigMap"),
+    "validate": ("validate", "check a ConfigMap or EU list against the schemas and limits"),
+    "diff": ("diff", "compare two ConfigMaps, model by model and field by field"),
+    "run": ("run", "the release pipeline: generate, validate, diff, guard, write, report"),
+    "mirror-list": (
+        "mirror_list",
+        "air-gap: the NIM images to mirror, in a mirroring tool's format",
+    ),
+    "mirror-configmap": (
+        "mirror_configmap",
+        "air-gap: a ConfigMap of what a mirror registry holds",
+    ),
+    "place": (
+        "place",
+        "put a ConfigMap into a kustomize manifests checkout; check that it renders",
+    ),
 }
 NGC_COMMANDS = frozenset({"detect-eu", "generate", "run"})
 # What -v adds, per command; a command it adds nothing to accepts it but does not list it.
@@ -83,11 +87,29 @@ class _Formatter(logging.Formatter):
         return safe_line(text)
 
 
-def _version() -> str:
-    try:
-        return version("nim-build")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "unknown"
+class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose options are added when the command is parsed, not before."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        name = values[0] if isinstance(values, list) and values else None
+        command = COMMANDS.get(name) if isinstance(name, str) else None
+        sub = self._name_parser_map.get(str(name))
+        if command is not None and sub is not None and sub.get_default("handler") is None:
+            load_command(sub, command[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def load_command(sub: argparse.ArgumentParser, module_name: str) -> None:
+    """Import a command's module; add its options and handler to its parser."""
+    module = importlib.import_module(f"{_COMMANDS_PACKAGE}.{module_name}")
+    module.add_arguments(sub)
+    sub.set_defaults(handler=module.run)
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str | None, *, top: bool) -> None:
@@ -107,17 +129,20 @@ def _add_verbosity(parser: argparse.ArgumentParser, verbose_help: str | None, *,
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, load_all: bool = False) -> argparse.ArgumentParser:
+    """The parser; each command's options are added when it is parsed (all now: `load_all`)."""
     parser = _Parser(
         prog=PROG,
         description="Fetch NVIDIA NIM model metadata from NGC into the nim-models-data "
         f"ConfigMap. NGC commands read the key from {KEY_SOURCES}.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbosity(parser, "more detail (NGC and registry commands: each retry)", top=True)
     # Not required: a bare `nim-build` prints the whole help (main), not a one-line error.
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (module, summary) in COMMANDS.items():
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, action=_LazyCommands
+    )
+    for name, (module_name, summary) in COMMANDS.items():
         if name in NGC_COMMANDS:
             sub = commands.add_parser(
                 name, help=summary, description=f"{summary}. {NGC_KEY_NOTE}", usage=NGC_USAGE
@@ -125,12 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             sub = commands.add_parser(name, help=summary, description=summary)
         _add_verbosity(sub, VERBOSE_HELP.get(name), top=False)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run, **{COMMAND_PARSER: sub})
+        sub.set_defaults(**{COMMAND_PARSER: sub})
+        if load_all:
+            load_command(sub, module_name)
     return parser
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
+    from nim_build.progress import LogHandler
+
     handler = LogHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     logger = logging.getLogger("nim_build")
@@ -156,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_parser: argparse.ArgumentParser = getattr(args, COMMAND_PARSER)
     if args.verbose and args.quiet:
         command_parser.error("-q/--quiet and -v/--verbose cannot be combined")
+    from nim_build.commands._stdio import stdio_misuse  # after parsing: not for --help
+
     misuse = stdio_misuse(command_parser, args, STDIO_ARGUMENTS.get(args.command, {}))
     if misuse:
         command_parser.error(misuse)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+TYPE_CHECKING = False  # no `typing` import: the CLI imports this module at start-up
+if TYPE_CHECKING:
+    from nim_build.steps.validate.problems import Problem
+
 INLINE_ITEMS = 3  # more items than this (failed models, ...) go one per line above the error
 LISTED_ABOVE = "listed above"  # the error line's tail when they do
 
@@ -30,6 +34,25 @@ class InputFileError(NimBuildError):
 
 class OutputError(NimBuildError):
     """An output could not be written; the previous file is left untouched."""
+
+
+class ValidationFailed(NimBuildError):
+    """Output that breaks the contract; `problems` holds every one of them.
+
+    Defined here (exported by nim_build.steps.validate) so that the CLI can catch it without
+    importing the validation libraries.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        if not self.problems:
+            message = "validation failed"
+        elif len(self.problems) == 1:
+            message = f"validation failed: {self.problems[0]}"
+        else:
+            message = f"validation failed with {len(self.problems)} problems, the first: "
+            message += str(self.problems[0])
+        super().__init__(message)
 
 
 def itemize(items: Sequence[str], separator: str = ", ") -> tuple[str, tuple[str, ...]]:

@@ -6,10 +6,11 @@ reads the repository's `schemas/` directly, so that folder stays the single sour
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_PACKAGE_DIR = Path(str(resources.files("nim_build")))
+# The package is always a folder (a wheel installs one): no importlib.resources, which costs
+# a few milliseconds at every start.
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 MODEL_SCHEMA = "nim-model.schema.json"
 CONFIGMAP_SCHEMA = "nim-models-configmap.schema.json"

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at start-up (`nim-build --version`)
+if TYPE_CHECKING:
+    from typing import Any
 
 KEY_PREFIX = "nvapi-"
 REDACTED = "***"

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import pty
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +26,24 @@ ROOT = Path(__file__).resolve().parents[1]
 NGC_DATA = ROOT / "tests" / "data"
 UNROUTABLE_URL = "http://127.0.0.1:9"  # discard port: connection refused at once
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGINT and SIGTERM back to their defaults, for this process and every process it starts.
+
+    A shell without job control (`.ci/run &`, `setsid`, some CI runners) starts its commands
+    with SIGINT ignored, and an ignored signal stays ignored in every child, so the Ctrl-C
+    tests would wait for nothing. A handled signal (Python's KeyboardInterrupt, SIG_DFL) is
+    reset to the default by exec: the fake servers, registries and CLI runs started by the
+    tests get the defaults however the suite was started.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # --------------------------------------------------------------------------- no network

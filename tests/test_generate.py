@@ -478,8 +478,71 @@ def test_refused_key(run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdi
     result = generate(run_cli, fake)
     assert result.code == 1
     assert "refused" in result.error.lower() and "401" in result.error
-    assert fake.count(KEY_PATH) == fake.request_count == 1
+    # The catalog search (no key needed) runs alongside the key check; no model is asked.
+    assert fake.count(KEY_PATH) == 1
+    assert fake.count(CATALOG_PATH) <= 1
+    assert fake.count("/v2/org/") == 0
     assert snapshot_of(workdir / OUTPUT) == before
+
+
+def test_a_slow_refused_key_still_wins(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    """The catalog answers first; the key check answers 401 later: nothing is asked or written."""
+    fake = make_fake_ngc(valid_keys={"nvapi-some-other-key"})
+    fake.fail(KEY_PATH, [Fault(delay=0.5)])
+    (workdir / "generated").mkdir()
+    (workdir / OUTPUT).write_text(render_configmap([]), encoding="utf-8")
+    before = snapshot_of(workdir / OUTPUT)
+    result = generate(run_cli, fake)
+    assert result.code == 1
+    assert result.error.strip().splitlines()[-1] == (
+        "nim-build: error: NGC refused the API key (HTTP 401)"
+    )
+    assert fake.count(CATALOG_PATH) == 1  # answered while the key check waited
+    assert fake.count("/v2/org/") == 0
+    assert snapshot_of(workdir / OUTPUT) == before
+
+
+def test_the_key_check_and_catalog_page_0_overlap(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc()
+    fake.fail(KEY_PATH, [Fault(delay=0.3)])
+    result = generate(run_cli, fake)
+    assert result.code == 0, result.error
+    key, page = (next(r for r in fake.requests if r.path == p) for p in (KEY_PATH, CATALOG_PATH))
+    assert page.time - key.time < 0.2  # asked together, not after the key's answer
+    first_model = min(r.time for r in fake.requests if r.path.startswith("/v2/org/"))
+    assert first_model - key.time >= 0.3  # no model before the key is accepted
+
+
+def test_later_catalog_pages_overlap_the_metadata_fetch(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    fake = make_fake_ngc(synthetic_models(30), page_size_cap=10)
+    fake.fail(CATALOG_PATH, [Fault(), Fault(delay=0.4), Fault(delay=0.4)])
+    result = generate(run_cli, fake)
+    assert result.code == 0, result.error
+    pages = [r for r in fake.requests if r.path == CATALOG_PATH]
+    assert len(pages) == 3
+    first_model = min(r.time for r in fake.requests if r.path.startswith("/v2/org/"))
+    assert first_model < max(r.time for r in pages) + 0.4  # before the last page answered
+    assert len(read_entries(workdir / OUTPUT)) == 30
+
+
+def test_the_1_mib_limit_stops_the_run_early(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    """Huge descriptions: the limit is certain after a few models; the rest are never asked."""
+    fake = make_fake_ngc(synthetic_models(200))
+    fake.fail_always("/v2/org/", Fault.fields(shortDescription="x" * 100_000))
+    result = generate(run_cli, fake, "--concurrency", "4")
+    assert result.code == 1
+    assert "would be over the 1 MiB ConfigMap limit" in result.error
+    asked = fake.count("/v2/org/")
+    assert asked < 40, asked  # 11 models pass 1 MiB; 4 more may be in flight
+    assert not (workdir / OUTPUT).exists()
 
 
 @pytest.mark.parametrize("key", ["0123456789abcdefLEGACY", "bnZhcGtleQ==LEGACY"])

@@ -22,6 +22,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from ruamel.yaml import YAML
 
+import nim_build
 from tests.tekton_schema import problems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,10 @@ def ref_params(run: Any) -> dict[str, str]:
 
 
 def package_version() -> str:
-    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+    """The one version: nim_build.__version__, which pyproject.toml's hatch reads."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project.get("dynamic") == ["version"]
+    return nim_build.__version__
 
 
 # --------------------------------------------------------------------------- strict v1 schemas

@@ -11,15 +11,17 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
 from nim_build.models import ConfigMapData
 from nim_build.outputs import OutputKind
-from nim_build.steps.configmap import CONFIGMAP_NAME, HEADER, ConfigMapError, parse_configmap
-from nim_build.steps.validate import Problem, check_text
+from nim_build.steps.configmap import (
+    CONFIGMAP_NAME,
+    HEADER,
+    ConfigMapError,
+    configmap_from_document,
+)
+from nim_build.steps.validate import Problem, is_eu_list
 from nim_build.steps.yaml_scalars import nested_too_deeply
 from nim_build.wording import plural
 
@@ -57,12 +59,15 @@ def _invalid(name: str, problems: Sequence[Problem]) -> ConfigMapError:
 
 
 def _checked(name: str, text: str) -> ConfigMapData:
-    checked = check_text(text, name)
-    if checked.kind != "ConfigMap":
+    if is_eu_list(text, name):
         raise ConfigMapError(f"{name}: an EU list, not a nim-models-data ConfigMap")
+    from nim_build.steps.validate.configmap import checked_document
+
+    # One parse: the entries come from the document `validate` read.
+    checked, document = checked_document(text, name)
     if checked.problems:
         raise _invalid(name, checked.problems)
-    return parse_configmap(text, name)
+    return configmap_from_document(document, name)
 
 
 def read_configmap(path: Path) -> ConfigMapData:
@@ -76,6 +81,9 @@ def read_configmap(path: Path) -> ConfigMapData:
 def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
     """ "nothing" (empty, comments only), "ours" (a ConfigMap of that name, even a broken
     one: `validate` says why) or "other"."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True
     try:

@@ -7,10 +7,12 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nim_build.commands import DEPRECATION_NOTES
 from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
 from nim_build.http import TlsFailed, TransportFailed
 from nim_build.inputs import MAX_INPUT_CHARS
@@ -30,13 +32,12 @@ from nim_build.ngc.snapshot import FORMAT_FIELD
 from nim_build.outputs import OutputKind, check_distinct, check_output
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_snapshot_path
-from nim_build.steps.catalog import fetch_catalog
+from nim_build.steps.catalog import OnPage, fetch_catalog
 from nim_build.urls import check_api_url
 from nim_build.wording import plural
 
 log = logging.getLogger("nim_build")
 API_URL_ENV = "NGC_API_URL"
-DEPRECATION_NOTES = "deprecation_notes"  # namespace attribute: warnings found while parsing
 # Demo outputs stay out of generated/, which holds only what live runs commit.
 DEMO_DIR = Path("build/demo")
 KEY_ARGUMENT_WARNING = (
@@ -276,10 +277,31 @@ def _api_location(source: NgcSource) -> str:
     return str(getattr(inner, "api_url", None) or getattr(inner, "path", "the NGC source"))
 
 
-def check_key_and_list(source: NgcSource, times: StepTimes) -> Catalog:
-    """Key check, then the catalog: the first two steps of every NGC command."""
-    check_key(source, times)
-    return list_catalog(source, times)
+def check_key_and_list(
+    source: NgcSource,
+    times: StepTimes,
+    *,
+    on_page: OnPage | None = None,
+    key_accepted: Callable[[], None] | None = None,
+) -> Catalog:
+    """The key check and the catalog at once: the first two steps of every NGC command.
+
+    The catalog search needs no key, so page 0 is asked while the key is checked. A refused
+    key still wins: its error is raised, whatever the catalog answered. `key_accepted` is
+    called once the key is taken, before the catalog is awaited; `on_page` sees each page's
+    resources as it arrives (see fetch_catalog).
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
+    try:
+        catalog = pool.submit(list_catalog, source, times, on_page=on_page)
+        check_key(source, times)
+        if key_accepted is not None:
+            key_accepted()
+        return catalog.result()
+    finally:
+        # On an error (a refused key, Ctrl-C) return at once: closing the source ends the
+        # catalog request in flight.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def check_key(source: NgcSource, times: StepTimes) -> None:
@@ -296,10 +318,10 @@ def check_key(source: NgcSource, times: StepTimes) -> None:
         raise KeyRefused(f"NGC refused the API key (HTTP {answer.status})")
 
 
-def list_catalog(source: NgcSource, times: StepTimes) -> Catalog:
+def list_catalog(source: NgcSource, times: StepTimes, *, on_page: OnPage | None = None) -> Catalog:
     """The catalog, checked whole (see steps/catalog.py)."""
     with times.step("catalog"):
-        catalog = fetch_catalog(source)
+        catalog = fetch_catalog(source, on_page=on_page)
     log.info(
         "catalog: %s on %s; %d without latestTag left out",
         plural(len(catalog.resources), "model"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,8 @@ from ._configmaps import CONFIGMAP_OUTPUT, read_previous
 from ._metadata import labels
 from ._source import (
     annotation_text,
-    check_key,
     inputs_of,
     int_between,
-    list_catalog,
     open_source,
     output_path,
     request_summary,
@@ -35,7 +34,7 @@ from .generate import (
     CONFIGMAP_NAME,
     Generated,
     MetadataFailed,
-    build_from_catalog,
+    build_configmap,
     load_eu_list,
 )
 from .generate import add_arguments as add_generate_arguments
@@ -167,15 +166,21 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
     times = StepTimes()
     previous = read_previous(output, strict=True, name=args.name)
     eu_list = load_eu_list(args)
+    key_accepted = threading.Event()
     with open_source(args) as source:
-        check_key(source, times)
         try:
-            catalog = list_catalog(source, times)
-            generated = build_from_catalog(
-                source, args, output, previous, times, eu_list=eu_list, catalog=catalog
+            generated = build_configmap(
+                source,
+                args,
+                output,
+                previous,
+                times,
+                eu_list=eu_list,
+                key_accepted=key_accepted.set,
             )
         except NimBuildError as error:
-            _publish_why(report_path, _failure_report(error))
+            if key_accepted.is_set():  # a refused key is no change to report
+                _publish_why(report_path, _failure_report(error))
             raise
         requests_made = request_summary(source)
     new_entries = {entry.name: entry for entry in generated.entries}

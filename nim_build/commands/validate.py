@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def _report(path: Path, quiet: bool) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    # One short process building one tree per file: the cyclic collector would only walk it
+    # again and again (~10% of validating 20,000 entries). Nothing here makes cycles.
+    gc.disable()
     paths: list[Path] = args.paths
     if len(paths) == 1:  # one file: its own error line (exit 1 either way)
         return 0 if _report(paths[0], args.quiet) else 1

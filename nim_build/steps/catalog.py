@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from nim_build.wording import plural
 PAGE_SIZE = 1000
 MAX_PAGES = 100  # 100,000 models: far above reality, low enough that a broken answer stops
 MAX_RESULTS = MAX_PAGES * PAGE_SIZE
+PAGES_AT_ONCE = 4  # pages 1.. are read together: NGC answers each in ~1 s at 1000 models
 CONTAINER_GROUP = "CONTAINER"  # the "_scored" group repeats resources and is ignored
 
 
@@ -124,19 +126,56 @@ def _expected_pages(first: _Page, max_pages: int) -> int:
     return pages
 
 
+def _pullable(page: _Page) -> list[Resource]:
+    return [resource for resource in page.resources if resource.latest_tag]
+
+
+def _read_pages(
+    source: NgcSource, first: _Page, count: int, page_size: int, on_page: OnPage
+) -> list[_Page]:
+    """Pages 1 to count-1, read together; each handed to `on_page` as it arrives."""
+    if count <= 1:
+        return [first]
+    with ThreadPoolExecutor(min(count - 1, PAGES_AT_ONCE), thread_name_prefix="catalog") as pool:
+        futures = {
+            pool.submit(_read_page, source, page, page_size): page for page in range(1, count)
+        }
+        try:
+            for future in as_completed(futures):
+                on_page(_pullable(future.result()))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return [first, *(future.result() for future in futures)]
+
+
+# Called with each page's pullable resources as soon as the page is read (page 0 first).
+OnPage = Callable[[Sequence[Resource]], None]
+
+
 def fetch_catalog(
-    source: NgcSource, *, page_size: int = PAGE_SIZE, max_pages: int = MAX_PAGES
+    source: NgcSource,
+    *,
+    page_size: int = PAGE_SIZE,
+    max_pages: int = MAX_PAGES,
+    on_page: OnPage | None = None,
 ) -> Catalog:
     """Every pullable NIM container, sorted by resource id.
 
     Resources without a `latestTag` attribute have no pullable image and are left out
     (listed in `without_latest_tag`), as the reference script does. A catalog that is short
     of its `resultTotal`, repeats a page or stops early is an error, never a smaller list.
+    Page 0 tells how many pages there are; the others are then read together. `on_page`
+    sees each page's pullable resources as it arrives (to start their metadata requests):
+    the catalog is checked whole only at the end, so it may see resources that an error
+    then throws away.
     """
+    report = on_page or (lambda resources: None)
     first = _read_page(source, 0, page_size)
-    pages = [first]
-    for page in range(1, _expected_pages(first, max_pages)):
-        current = _read_page(source, page, page_size)
+    report(_pullable(first))
+    pages = _read_pages(source, first, _expected_pages(first, max_pages), page_size, report)
+    for page, current in enumerate(pages[1:], start=1):
         where = f"catalog page {page}"
         if current.result_total != first.result_total:
             raise CatalogError(
@@ -147,9 +186,8 @@ def fetch_catalog(
             raise CatalogError(f"{where} of {first.page_total} is empty: the catalog stops early")
         ids = {r.resource_id for r in current.resources}
         for earlier, previous in enumerate(pages):
-            if ids == {r.resource_id for r in previous.resources}:
+            if earlier < page and ids == {r.resource_id for r in previous.resources}:
                 raise CatalogError(f"{where} repeats page {earlier}")
-        pages.append(current)
     resources: dict[str, Resource] = {}
     for page_read in pages:
         for resource in page_read.resources:

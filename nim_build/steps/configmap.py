@@ -8,18 +8,21 @@ always give the same bytes and a pull request shows only what really changed.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from nim_build.errors import InputFileError
+from nim_build.errors import InputFileError, ValidationFailed
 from nim_build.models import CONTRACT_FIELDS, ConfigMapData, ModelEntry
 from nim_build.safe_text import escape_json_text, redact
+from nim_build.steps.validate.limits import CONFIGMAP_LIMIT
+from nim_build.steps.validate.problems import Problem
 from nim_build.steps.validate.rules import surrogate_problems
 from nim_build.steps.yaml_scalars import MAX_DEPTH, needs_quotes, nested_too_deeply
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 CONFIGMAP_NAME = "nim-models-data"
 MANAGED_LABEL = "opendatahub.io/managed"
@@ -71,10 +74,60 @@ def _data_key(name: str) -> str:
     return _Quoted(name) if needs_quotes(name) else name
 
 
+def data_value(entry: ModelEntry) -> str:
+    """The data value written for `entry`; an answer that echoes the API key does not carry it
+    into a committed file."""
+    return redact(entry_json(entry))
+
+
+def rendered_bytes(entry: ModelEntry) -> int:
+    """The bytes `entry` adds to the rendered ConfigMap: `  key: |` and its indented value."""
+    value = data_value(entry)
+    key = len(entry.name.encode("utf-8")) + (2 if needs_quotes(entry.name) else 0)
+    return key + len("  : |\n") + len(value.encode("utf-8")) + 4 * value.count("\n")
+
+
+class ConfigMapTooLarge(ValidationFailed):
+    """The entries so far already take more than a ConfigMap may hold: the run stops early."""
+
+    def __init__(self, source: str, models: int, size: int) -> None:
+        message = (
+            f"{source} would be over the 1 MiB ConfigMap limit: the first {models:,} models "
+            f"already take {size:,} bytes (the other requests were not made)"
+        )
+        super().__init__([Problem(None, "$", message)])
+        self.models, self.size = models, size
+
+
+class SizeBudget:
+    """What the entries that arrived will take in the rendered ConfigMap `source` (thread-safe).
+
+    `add` raises ConfigMapTooLarge as soon as the limit is certain to be passed: the sum is a
+    lower bound of the rendered size (the header and envelope are left out).
+    """
+
+    def __init__(self, source: str, limit: int = CONFIGMAP_LIMIT) -> None:
+        self.source = source
+        self.limit = limit
+        self.size = 0
+        self.models = 0
+        self._lock = threading.Lock()
+
+    def add(self, entry: ModelEntry) -> None:
+        size = rendered_bytes(entry)
+        with self._lock:
+            self.size += size
+            self.models += 1
+            if self.size > self.limit:
+                raise ConfigMapTooLarge(self.source, self.models, self.size)
+
+
 def yaml_dumper() -> YAML:
     """The manifest dumper: fast, block style, manifest key order, no folded lines."""
     # The safe dumper uses libyaml's C emitter when ruamel.yaml.clib is installed (about 10x
     # faster than the round-trip dumper on 5,000 models); pure and C emit the same bytes.
+    from ruamel.yaml import YAML  # on first use: `generate` gets here after its requests
+
     yaml = YAML(typ="safe")
     # Keep kind, metadata, data in manifest order (ruamel annotates this attribute as None).
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
@@ -90,6 +143,11 @@ def yaml_dumper() -> YAML:
     return yaml
 
 
+def configmap_data(entries: Iterable[ModelEntry]) -> dict[str, str]:
+    """The data section: each entry's name → its value, sorted by name."""
+    return {entry.name: data_value(entry) for entry in sorted(entries, key=lambda e: e.name)}
+
+
 def render_configmap(
     entries: Iterable[ModelEntry],
     *,
@@ -103,6 +161,20 @@ def render_configmap(
     `name`/`namespace` are for a custom ConfigMap (the NIM account's, or what a mirror holds).
     `labels` defaults to `configmap_labels(name, {})`; `origin` is the header's "from ...".
     """
+    return render_data(
+        configmap_data(entries), name=name, namespace=namespace, labels=labels, origin=origin
+    )
+
+
+def render_data(
+    data: dict[str, str],
+    *,
+    name: str = CONFIGMAP_NAME,
+    namespace: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    origin: str = NGC_ORIGIN,
+) -> str:
+    """`render_configmap` for a data section made by `configmap_data`."""
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -114,11 +186,7 @@ def render_configmap(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata,
-        "data": {
-            # An answer that echoes the API key must not carry it into a committed file.
-            _data_key(entry.name): _Literal(redact(entry_json(entry)))
-            for entry in sorted(entries, key=lambda e: e.name)
-        },
+        "data": {_data_key(key): _Literal(value) for key, value in data.items()},
     }
     stream = StringIO()
     yaml_dumper().dump(document, stream)
@@ -129,6 +197,9 @@ def load_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; duplicate keys are an error (a loader would keep the last one)."""
     if nested_too_deeply(text):
         raise ConfigMapError(f"{source}: not valid YAML: nested more than {MAX_DEPTH} levels deep")
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="safe")  # the C parser when ruamel.yaml.clib is installed
     yaml.allow_duplicate_keys = False
     try:
@@ -145,7 +216,11 @@ def parse_configmap(text: str, source: str) -> ConfigMapData:
     An empty text (or only comments) is refused, as `nim-build validate` refuses an empty file:
     it is no ConfigMap, not one without models.
     """
-    document = load_yaml(text, source)
+    return configmap_from_document(load_yaml(text, source), source)
+
+
+def configmap_from_document(document: Any, source: str) -> ConfigMapData:
+    """`parse_configmap` for a document already loaded (as `validate` loads it)."""
     if document is None:
         raise ConfigMapError(f"{source} is empty")
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":

@@ -8,21 +8,44 @@ duplicate keys) are checked here.
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from nim_build.inputs import read_text
-
-from .configmap import CONFIGMAP_LIMIT, check_configmap, validate_configmap_text
-from .eu_list import check_eu_list, validate_eu_list_text
 from .problems import Checked, Problem, ValidationFailed, json_path
-from .rules import validate_entries
+
+# Imported on first use (PEP 562): the CLI catches ValidationFailed without loading the YAML
+# and schema libraries the checks need.
+_LAZY = {
+    "CONFIGMAP_LIMIT": "limits",
+    "check_configmap": "configmap",
+    "check_rendered": "configmap",
+    "validate_configmap_text": "configmap",
+    "check_eu_list": "eu_list",
+    "validate_eu_list_text": "eu_list",
+    "validate_entries": "rules",
+}
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .configmap import (
+        check_configmap,
+        check_rendered,
+        validate_configmap_text,
+    )
+    from .eu_list import check_eu_list, validate_eu_list_text
+    from .limits import CONFIGMAP_LIMIT
+    from .rules import validate_entries
 
 __all__ = [
     "CONFIGMAP_LIMIT",
     "Checked",
     "Problem",
     "ValidationFailed",
+    "check_configmap",
+    "check_eu_list",
     "check_file",
+    "check_rendered",
     "check_text",
     "is_eu_list",
     "json_path",
@@ -33,6 +56,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 def is_eu_list(text: str, source: str) -> bool:
     """A `.json` file, or text that starts like a JSON array, is an EU list."""
     return source.endswith(".json") or text.lstrip().startswith("[")
@@ -40,10 +72,18 @@ def is_eu_list(text: str, source: str) -> bool:
 
 def check_text(text: str, source: str) -> Checked:
     """Check a ConfigMap or an EU list, whichever `text` is."""
-    return check_eu_list(text) if is_eu_list(text, source) else check_configmap(text, source)
+    if is_eu_list(text, source):
+        from .eu_list import check_eu_list
+
+        return check_eu_list(text)
+    from .configmap import check_configmap
+
+    return check_configmap(text, source)
 
 
 def check_file(path: Path) -> Checked:
+    from nim_build.inputs import read_text
+
     return check_text(read_text(path), str(path))
 
 

@@ -17,11 +17,9 @@ from nim_build.steps.yaml_scalars import (
     yaml11_type,
 )
 
+from .limits import CONFIGMAP_LIMIT
 from .problems import Checked, Problem, json_path, shorten
 from .rules import decode_json, entry_problems, schema_problems
-
-# Kubernetes refuses a ConfigMap whose data keys and values exceed 1 MiB in total.
-CONFIGMAP_LIMIT = 1_048_576
 
 
 def _compose(text: str) -> Node | None:
@@ -117,7 +115,9 @@ def _value_problems(key: str, value: str) -> list[Problem]:
     except (ValueError, RecursionError) as error:
         return [Problem(key, "$", shorten(f"value is not JSON: {error}"))]
     problems = [Problem(key, "$", f"duplicate JSON key {name!r}") for name in repeated]
-    problems += entry_problems(decoded, key)
+    # A lone surrogate comes from a \u escape or is itself non-ASCII: most values have neither.
+    surrogates = "\\u" in value or not value.isascii()
+    problems += entry_problems(decoded, key, surrogates=surrogates)
     name = decoded.get("name") if isinstance(decoded, dict) else None
     if isinstance(name, str) and name != key:
         problems.append(Problem(key, "$.name", shorten(f"{name!r} is not the data key {key!r}")))
@@ -149,30 +149,46 @@ def _size_problems(text: str, data: dict[Any, Any], source: str) -> list[Problem
 
 
 def check_configmap(text: str, source: str) -> Checked:
+    return checked_document(text, source)[0]
+
+
+def checked_document(text: str, source: str) -> tuple[Checked, Any]:
+    """`check_configmap`, and the document it read (None if unreadable or aliased), so that
+    a caller needs no second parse."""
     try:
         root = _compose(text)
         if root is None:
-            return Checked("ConfigMap", 0, (Problem(None, "$", f"{source} is empty"),))
+            return Checked("ConfigMap", 0, (Problem(None, "$", f"{source} is empty"),)), None
         problems, aliased = _structure_problems(root)
         if aliased:
-            return Checked("ConfigMap", 0, tuple(problems))
+            return Checked("ConfigMap", 0, tuple(problems)), None
         problems += _data_key_problems(root)
         document = _construct(root)
     except YAMLError as error:
         message = str(error).replace('"<unicode string>"', source)  # name the file
-        return Checked("ConfigMap", 0, (Problem(None, "$", shorten(f"not valid YAML: {message}")),))
+        problem = Problem(None, "$", shorten(f"not valid YAML: {message}"))
+        return Checked("ConfigMap", 0, (problem,)), None
     except RecursionError:
-        return Checked("ConfigMap", 0, (Problem(None, "$", "YAML nested too deeply"),))
+        return Checked("ConfigMap", 0, (Problem(None, "$", "YAML nested too deeply"),)), None
     problems += schema_problems(CONFIGMAP_SCHEMA, document, None)
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, dict):
         problems += _size_problems(text, {}, source)
-        return Checked("ConfigMap", 0, tuple(problems))
+        return Checked("ConfigMap", 0, tuple(problems)), document
     problems += _size_problems(text, data, source)
     for key, value in data.items():
         if isinstance(value, str):  # other types: the schema has said so already
             problems += _value_problems(str(key), value)
-    return Checked("ConfigMap", len(data), tuple(problems))
+    return Checked("ConfigMap", len(data), tuple(problems)), document
+
+
+def check_rendered(text: str, data: dict[str, str], source: str) -> list[Problem]:
+    """What `check_configmap` adds for text nim-build rendered itself from validated entries
+    (`data`: their keys and values): the envelope and the size. The data section is not
+    parsed back, its entries are checked already."""
+    head, section, _ = text.partition("\ndata:\n")
+    envelope = check_configmap(head + "\ndata: {}\n" if section else text, source)
+    return [*envelope.problems, *_size_problems(text, data, source)]
 
 
 def validate_configmap_text(text: str, source: str) -> tuple[Problem, ...]:

@@ -9,7 +9,7 @@ from nim_build.resources import EU_LIST_SCHEMA
 
 from .messages import describe
 from .problems import Checked, Problem, json_path, shorten
-from .rules import decode_json, schema_problems, validator
+from .rules import decode_json, plainly_valid_for, schema_problems, validator
 
 
 def _order_problems(items: list[tuple[int, dict[str, Any]]]) -> list[Problem]:
@@ -59,7 +59,13 @@ def check_eu_list(text: str) -> Checked:
         return Checked("EU list", 0, tuple(problems))
     items = [(index, item) for index, item in enumerate(document) if isinstance(item, dict)]
     names = {index: item.get("name") for index, item in items}
-    for failure in validator(EU_LIST_SCHEMA).iter_errors(document):
+    plainly_valid = plainly_valid_for(EU_LIST_SCHEMA)
+    failures = (
+        []
+        if plainly_valid and plainly_valid(document)
+        else validator(EU_LIST_SCHEMA).iter_errors(document)
+    )
+    for failure in failures:
         where = failure.absolute_path
         name = names.get(where[0]) if where and isinstance(where[0], int) else None
         model = name if isinstance(name, str) else None

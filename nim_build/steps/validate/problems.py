@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nim_build.errors import NimBuildError
+from nim_build.errors import ValidationFailed
 from nim_build.safe_text import clip
+
+__all__ = ["Checked", "Problem", "ValidationFailed", "json_path", "shorten"]
 
 _MESSAGE_LIMIT = 300  # a schema message quotes the value; a 1 MB value must not flood stderr
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -25,21 +27,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}: {self.message}"
         return where if self.model is None else f"{self.model}: {where}"
-
-
-class ValidationFailed(NimBuildError):
-    """Output that breaks the contract; `problems` holds every one of them."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        if not self.problems:
-            message = "validation failed"
-        elif len(self.problems) == 1:
-            message = f"validation failed: {self.problems[0]}"
-        else:
-            message = f"validation failed with {len(self.problems)} problems, the first: "
-            message += str(self.problems[0])
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

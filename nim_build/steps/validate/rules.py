@@ -5,26 +5,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 from nim_build.models import ModelEntry
 from nim_build.reference import (
     COMPONENT,
     IMAGE_NAME,
     IMAGE_NAME_MAX,
-    IMAGE_REFERENCE,
     NAMESPACE,
+    TAG,
 )
 from nim_build.resources import MODEL_SCHEMA, schema_path
 
+from .fast_schema import Check, compile_schema
 from .messages import describe
 from .problems import Problem, json_path, shorten
 
 REGISTRY = "nvcr.io"
 
+_TAG_ONLY = re.compile(TAG, re.ASCII)
 _LOCAL_REF = "#/$defs/"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_MESSAGE = "holds a lone surrogate (a \\ud800-\\udfff escape), which UTF-8 cannot encode"
@@ -47,18 +47,38 @@ def _inline_local_refs(node: Any, definitions: dict[str, Any]) -> Any:
     return {key: _inline_local_refs(value, definitions) for key, value in node.items()}
 
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
+
+@cache
+def _inlined_schema(name: str) -> Any:
+    schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    # Same rules, but $ref lookups cost a third of the time of validating 5,000 entries.
+    return _inline_local_refs(schema, schema.get("$defs", {}))
+
+
 @cache
 def validator(name: str) -> Draft202012Validator:
     """The bundled schema `name`, parsed once; `date-time` is checked (rfc3339-validator)."""
-    schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
-    # Same rules, but $ref lookups cost a third of the time of validating 5,000 entries.
-    schema = _inline_local_refs(schema, schema.get("$defs", {}))
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    from jsonschema import Draft202012Validator  # ~30 ms to import: only when needed
+
+    checker = Draft202012Validator.FORMAT_CHECKER
+    return Draft202012Validator(_inlined_schema(name), format_checker=checker)
+
+
+@cache
+def plainly_valid_for(name: str) -> Check | None:
+    """The fast verdict for schema `name` (see fast_schema), None if it cannot give one."""
+    return compile_schema(_inlined_schema(name))
 
 
 def schema_problems(
     schema: str, instance: Any, model: str | None, prefix: Sequence[Any] = ()
 ) -> list[Problem]:
+    plainly_valid = plainly_valid_for(schema)
+    if plainly_valid is not None and plainly_valid(instance):
+        return []  # what jsonschema would find: nothing; it runs only to say what is wrong
     return [
         Problem(model, json_path((*prefix, *error.absolute_path)), shorten(describe(error)))
         for error in validator(schema).iter_errors(instance)
@@ -87,16 +107,26 @@ def _image_problems(
             return []
         return [Problem(model, path, shorten(f"image {image!r} is not a valid OCI reference"))]
     tags = contract.get("tags")
+    latest = contract.get("latestTag")
+    if isinstance(tags, list) and all(  # the usual case: every tag valid, no paths built
+        isinstance(tag, str) and _valid_tag(tag) for tag in (*tags, latest)
+    ):
+        return []
     candidates = list(enumerate(tags)) if isinstance(tags, list) else []
     paths = [(f"$.tags[{index}]", tag) for index, tag in candidates]
-    paths.append(("$.latestTag", contract.get("latestTag")))
+    paths.append(("$.latestTag", latest))
     return [
         Problem(model, path, shorten(f"image {image}:{tag!r} is not a valid OCI reference"))
         for path, tag in paths
-        if isinstance(tag, str)
-        and path not in reported
-        and not IMAGE_REFERENCE.fullmatch(f"{image}:{tag}")
+        if isinstance(tag, str) and path not in reported and not _valid_tag(tag)
     ]
+
+
+@lru_cache(maxsize=4096)
+def _valid_tag(tag: str) -> bool:
+    """Whether `image:tag` is a reference, for an image name already valid: a tag holds no
+    `:` or `/`, so the reference grammar comes down to its tag part (tags repeat: cached)."""
+    return _TAG_ONLY.fullmatch(tag) is not None
 
 
 def surrogate_problems(contract: Any, model: str | None) -> list[Problem]:
@@ -113,9 +143,11 @@ def surrogate_problems(contract: Any, model: str | None) -> list[Problem]:
     return problems
 
 
-def entry_problems(contract: Any, model: str | None) -> list[Problem]:
+def entry_problems(contract: Any, model: str | None, *, surrogates: bool = True) -> list[Problem]:
+    """Problems of one decoded entry; `surrogates=False`: its JSON text could hold none."""
     problems = schema_problems(MODEL_SCHEMA, contract, model)
-    problems += surrogate_problems(contract, model)
+    if surrogates:
+        problems += surrogate_problems(contract, model)
     if isinstance(contract, dict):
         problems += _image_problems(contract, model, {problem.path for problem in problems})
     return problems
@@ -138,11 +170,14 @@ def decode_json(value: str) -> tuple[Any, list[str]]:
     repeated: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, item in items:
-            if key in result:
+        result = dict(items)
+        if len(result) == len(items):  # the usual case, decided without a Python loop
+            return result
+        seen: set[str] = set()
+        for key, _item in items:
+            if key in seen:
                 repeated.append(key)
-            result[key] = item
+            seen.add(key)
         return result
 
     return json.loads(value, object_pairs_hook=pairs), repeated
