@@ -21,8 +21,12 @@ REDACTED = "***"
 # a server that echoes a key may change its case (`NVAPI-…`), and it is still the key.
 _ANY_KEY = re.compile(r"nvapi-[A-Za-z0-9_-]+", re.IGNORECASE)
 _MIN_LENGTH = 8  # a shorter secret (a registry password, a key body) could match ordinary words
-# C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates, and
+# what makes a line read otherwise than it is: bidi controls, zero-width and tag characters.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
+    "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # What the Actions runner reads as a command at the start of a line (after blanks).
 _COMMAND_START = re.compile(r"\s*(?:::|##\[)")
@@ -91,11 +95,16 @@ def redact_json(value: Any) -> Any:
 def _visible(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
-    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    if char in _NAMED:
+        return _NAMED[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def escape_controls(text: str) -> str:
-    """Control characters, line separators and lone surrogates as `\\n`, `\\x85`, `\\u2028`."""
+    """Control characters, line separators, lone surrogates and hidden characters (bidi
+    controls, zero-width and tag characters) as `\\n`, `\\x85`, `\\u202e`, `\\U000e0041`."""
     return _CONTROL.sub(_visible, text)
 
 

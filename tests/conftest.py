@@ -58,6 +58,19 @@ def _check_address(family: int, address: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Keys registered for redaction by one test (process-wide) do not redact in the next."""
+    from nim_build import safe_text
+
+    secrets = safe_text._SECRETS
+    with secrets._lock:
+        values, pattern = set(secrets._values), secrets.pattern
+    yield
+    with secrets._lock:
+        secrets._values, secrets.pattern = values, pattern
+
+
+@pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches anything but 127.0.0.1, and no real key or proxy leaks in."""
     monkeypatch.setenv("NGC_API_URL", UNROUTABLE_URL)

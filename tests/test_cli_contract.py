@@ -64,7 +64,7 @@ def test_validate_reads_stdin(
     stdin("")
     result = run_cli("validate", "-")
     assert result.code == 1
-    assert "stdin: $: stdin is empty" in result.err
+    assert "stdin: $: the file is empty" in result.err
 
 
 @pytest.mark.parametrize("dash", ["old", "new"])
@@ -178,7 +178,7 @@ def test_validate_reports_every_file(
     assert result.err.splitlines() == [
         f"{missing}: no such file",
         f"{old}: OK (1 models)",
-        f"{empty}: $: {empty} is empty",
+        f"{empty}: $: the file is empty",
         f"{empty}: 1 problem",
         f"{eu_list}: OK (0 restricted models)",
         f"{new}: OK (2 models)",

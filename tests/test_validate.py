@@ -234,7 +234,7 @@ def test_configmap_file_over_the_limit_with_data_under_it() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "$: x.yaml is empty"),
+        ("", "$: the file is empty"),
         ("data: [unclosed\n", "$: not valid YAML: while parsing a flow sequence"),
         ("a: 1\n---\nb: 2\n", "$: not valid YAML: expected a single document"),
         ("- 1\n", "$: expected an object, got an array [1]"),

@@ -158,7 +158,7 @@ def checked_document(text: str, source: str) -> tuple[Checked, Any]:
     try:
         root = _compose(text)
         if root is None:
-            return Checked("ConfigMap", 0, (Problem(None, "$", f"{source} is empty"),)), None
+            return Checked("ConfigMap", 0, (Problem(None, "$", "the file is empty"),)), None
         problems, aliased = _structure_problems(root)
         if aliased:
             return Checked("ConfigMap", 0, tuple(problems)), None
