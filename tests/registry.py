@@ -564,9 +564,11 @@ def make_proxy() -> Iterator[Callable[..., RegistryProxy]]:
 
 @dataclass
 class TokenEndpoint(_LoopbackServer):
-    """A token realm that answers every request with `body` and keeps what it was sent."""
+    """A token realm that answers every request with `status` and `body` and keeps what it
+    was sent."""
 
     body: bytes = b'{"token": "a-token"}'
+    status: int = 200
     seen: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization)
 
     def start(self) -> TokenEndpoint:
@@ -575,7 +577,7 @@ class TokenEndpoint(_LoopbackServer):
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         self.seen.append((handler.path, handler.headers.get("Authorization")))
-        self._reply(handler, 200, self.body, Content_Type="application/json")
+        self._reply(handler, self.status, self.body, Content_Type="application/json")
 
 
 @dataclass

@@ -287,6 +287,26 @@ def test_a_registry_wide_failure_ends_later_requests_without_sending(
     assert len(registry.seen) == 1
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(500, "answered 500 after 2 attempts"), (302, "(redirect), not followed")],
+)
+def test_a_failing_token_endpoint_is_reported_once(
+    run_cli: Run, make_hostile: Make, tmp_path: Path, status: int, message: str
+) -> None:
+    # Every repository asks the same realm: its failure is the registry's, said once.
+    collector = make_hostile(TokenEndpoint, status=status)
+    registry = make_hostile(HostileRegistry, challenge=bearer(f"{collector.url}/token"))
+    configmap = configmap_file(tmp_path)
+    result = run_cli(
+        *("mirror-configmap", str(configmap), "--registry", registry.host, "--plain-http"),
+        *("--attempts", "2"),
+    )
+    assert result.code == 1
+    assert result.err.count("token for") == 1, result.err
+    assert message in result.error
+
+
 # --------------------------------------------------------------------------- refused inputs
 
 

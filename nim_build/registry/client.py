@@ -318,9 +318,15 @@ class RegistryClient:
                 f"host than {self.location.host}; refused (the credentials would go there in "
                 "clear)"
             )
-        reply = self._transport.get(
-            realm + separator + urlencode(query), description, self._basic()
-        )
+        try:
+            reply = self._transport.get(
+                realm + separator + urlencode(query), description, self._basic()
+            )
+        except RegistryWideError:
+            raise
+        except RegistryError as error:
+            # Every repository asks this realm: its failure is the registry's, said once.
+            raise RegistryWideError(str(error)) from error
         if reply.status != 200:
             raise RegistryWideError(
                 f"{description}: {realm_parts.netloc} answered HTTP {reply.status}"
