@@ -12,5 +12,5 @@ class RegistryError(NimBuildError):
 class RegistryWideError(RegistryError):
     """A failure of the registry itself, not of one repository: TLS, no connection, refused
     or unusable credentials, a token realm that fails, an auth challenge nim-build will not
-    follow. Asking about the
-    next repository would fail the same way, so a run stops at the first one."""
+    follow. Asking about the next repository would fail the same way, so a run stops at the
+    first one."""
