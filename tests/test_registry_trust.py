@@ -180,6 +180,7 @@ def test_an_unusable_realm_is_one_line(make_hostile: Make, realm: str, message: 
         (b'["a", "token"]', "answer is a JSON list, not a JSON object"),
         (b'{"token": "abc\\r\\nX-Injected: 1"}', "the token holds characters an HTTP header"),
         ('{"token": "t\u00f6k\u20acn"}'.encode(), "the token holds characters an HTTP header"),
+        (b'{"token": "%s"}' % (b"t" * 100_000), "the token is 100,000 characters long"),
     ],
 )
 def test_a_hostile_token_answer_is_one_accurate_line(

@@ -39,6 +39,10 @@ _SLACK = 16  # commas a tags page has besides those between tags
 # A token goes into an Authorization header as is: visible ASCII only (no CR/LF, no blank,
 # nothing outside Latin-1), else the request could not be sent or would be split.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
+# Real tokens are a few KB (a JWT); web servers refuse header lines past 8-64 KiB. Capped,
+# because the client keeps one token per repository: 186 of the 4 MiB an answer may hold
+# would be 750 MiB.
+TOKEN_MAX = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -350,6 +354,11 @@ def _token_in(reply: Reply, description: str) -> str:
     token = document.get("token") or document.get("access_token")
     if not isinstance(token, str) or not token:
         raise RegistryWideError(f"{description}: answer has no token")
+    if len(token) > TOKEN_MAX:
+        raise RegistryWideError(
+            f"{description}: the token is {len(token):,} characters long (at most "
+            f"{TOKEN_MAX:,}); not used"
+        )
     if not _TOKEN.fullmatch(token):
         raise RegistryWideError(
             f"{description}: the token holds characters an HTTP header cannot carry "
