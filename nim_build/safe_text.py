@@ -19,7 +19,11 @@ KEY_PREFIX = "nvapi-"
 REDACTED = "***"
 # A key typed in the wrong place (never registered) is still caught by its prefix. Any case:
 # a server that echoes a key may change its case (`NVAPI-…`), and it is still the key.
-_ANY_KEY = re.compile(r"nvapi-[A-Za-z0-9_-]+", re.IGNORECASE)
+# Its whole alphabet (keys.KEY_PATTERN), percent-escaped too: `nvapi-ab%2Bcd` is one key. A
+# dot counts only inside it, so a sentence's full stop stays.
+_ANY_KEY = re.compile(
+    r"nvapi-(?:[A-Za-z0-9_~+/=-]|%[0-9A-Fa-f]{2}|\.(?=[A-Za-z0-9]))+", re.IGNORECASE
+)
 _MIN_LENGTH = 8  # a shorter secret (a registry password, a key body) could match ordinary words
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates, and
 # what makes a line read otherwise than it is: bidi controls, zero-width and tag characters.
@@ -47,12 +51,21 @@ class _Secrets:
         body = key.removeprefix(KEY_PREFIX)
         if len(body) >= _MIN_LENGTH:
             values.add(body)  # the key without its prefix is still the key
+        # Echoed in a URL (a query, a Link header) it is percent-encoded, and still the key.
+        values |= {form for value in tuple(values) for form in _percent_encoded(value)}
         with self._lock:
             self._values |= {value for value in values if value}
             # Longest first: the whole key goes before its body, so no "nvapi-" is left over.
             ordered = sorted(self._values, key=len, reverse=True)
             # Any case, as for _ANY_KEY: an echo in upper case still shows the key.
             self.pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
+
+
+def _percent_encoded(text: str) -> set[str]:
+    """`text` as a URL carries it (a blank as %20 or +)."""
+    from urllib.parse import quote, quote_plus  # not at start-up: only once a key is in use
+
+    return {quote(text, safe=""), quote_plus(text, safe="")}
 
 
 _SECRETS = _Secrets()

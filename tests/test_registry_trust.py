@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
@@ -369,3 +369,16 @@ def test_a_key_echoed_in_another_case_is_redacted() -> None:
     register_secret(key)
     assert redact(f"you sent {key.upper()} and {key.lower()}") == "you sent *** and ***"
     assert redact("typed NVAPI-unregistered-0123 here") == "typed nvapi-*** here"
+
+
+def test_a_secret_echoed_percent_encoded_is_redacted() -> None:
+    # A hostile registry can put what it was sent in a Link URL or an error body, escaped.
+    key = "nvapi-Pct+Encoded/Echo-0123456789=="
+    password = "p@ss word:with/specials"
+    register_secret(key)
+    register_secret(password)
+    escaped = quote(key, safe="")
+    assert redact(f"sent {escaped} and {escaped.lower()}.") == "sent *** and ***."
+    assert redact(f"u={quote_plus(password)}&v={quote(password, safe='')}") == "u=***&v=***"
+    # Unregistered, the whole of it still goes: not `nvapi-***%2Bdef…`.
+    assert redact("typed nvapi-ab%2Bcd/ef.gh=, then") == "typed nvapi-***, then"
