@@ -275,6 +275,20 @@ def test_a_registry_wide_failure_is_reported_once(
     assert "--plain-http talks HTTP" in result.error
 
 
+def test_plain_http_to_an_https_registry_is_reported_once(
+    run_cli: Run, make_registry: Callable[..., Registry], tmp_path: Path
+) -> None:
+    # The converse of a missing --plain-http: Distribution answers each request HTTP 400.
+    https = make_registry(tls=True)
+    configmap = configmap_file(tmp_path)
+    result = run_cli("mirror-configmap", str(configmap), "--registry", https.host, "--plain-http")
+    assert result.code == 1
+    assert result.error == (
+        f"nim-build: error: {https.host} talks HTTPS only (HTTP 400 to a plain HTTP "
+        "request); drop --plain-http"
+    )
+
+
 def test_a_registry_wide_failure_ends_later_requests_without_sending(
     make_hostile: Make,
 ) -> None:

@@ -79,6 +79,8 @@ def credentials_allowed(registry: SplitResult, realm: SplitResult) -> bool:
     return realm.hostname == registry.hostname
 
 
+# How Go's net/http and nginx answer plain HTTP on an HTTPS port (with HTTP 400).
+_HTTPS_ONLY = re.compile(rb"HTTP request (?:was sent )?to (?:an )?HTTPS", re.IGNORECASE)
 _PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
@@ -263,6 +265,12 @@ class RegistryClient:
         reply = self._transport.get(
             url, repository, self._auth_headers(repository, fresh=False), until=until
         )
+        plain = self.base_url.startswith("http:")
+        if reply.status == 400 and plain and _HTTPS_ONLY.search(reply.body[:1024]):
+            raise RegistryWideError(
+                f"{self.location.host} talks HTTPS only (HTTP 400 to a plain HTTP request); "
+                "drop --plain-http"
+            )
         if reply.status != 401:
             return reply
         header = reply.headers.get("WWW-Authenticate", "")
