@@ -154,6 +154,19 @@ def test_the_cli_does_not_call_a_non_http_answer_unreachable(
     assert "the answer is not HTTP (more than 100 header lines)" in result.error
 
 
+def test_a_registry_that_does_not_speak_http_is_reported_once(
+    run_cli: Run, raw_server: Callable[[bytes], RawServer], tmp_path: Path
+) -> None:
+    # Not HTTP on every path: the registry's failure, said once, not once per model.
+    server = raw_server(GARBAGE)
+    configmap = configmap_file(tmp_path)
+    host = server.url.removeprefix("http://")
+    result = run_cli("mirror-configmap", str(configmap), "--registry", host, "--plain-http")
+    assert result.code == 1
+    assert result.err.count("not HTTP") == 1, result.err
+    assert "the answer is not HTTP (malformed status line)" in result.error
+
+
 # --------------------------------------------------------------------------- cannot send
 
 

@@ -11,6 +11,6 @@ class RegistryError(NimBuildError):
 
 class RegistryWideError(RegistryError):
     """A failure of the registry itself, not of one repository: TLS, no connection, refused
-    or unusable credentials, a token realm that fails, an auth challenge nim-build will not
-    follow. Asking about the next repository would fail the same way, so a run stops at the
-    first one."""
+    or unusable credentials, an answer that is not HTTP, a token realm that fails, an auth
+    challenge nim-build will not follow. Asking about the next repository would fail the same
+    way, so a run stops at the first one."""

@@ -4,7 +4,7 @@ No redirects, a deadline per attempt from connect to last byte, bodies capped by
 size, tenacity retries on 429, 5xx, dropped connections and timeouts within a total wait
 budget (nim_build.http). This module only turns that client's errors into RegistryErrors
 naming the repository, with a hint where the fix is an option, and tells a failure of the
-registry itself (RegistryWideError) from one of a repository.
+registry itself (RegistryWideError: TLS, no connection, not HTTP) from one of a repository.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from nim_build.http import (
     HttpAnswer,
     HttpError,
     HttpLimits,
+    NotHttp,
     TlsFailed,
     describe_failure,
     user_agent,
@@ -86,9 +87,11 @@ class Transport:
             ) from error
         except HttpError as error:
             failure = describe_failure(error, self.limits.attempts)
-            wide = isinstance(error, ConnectFailed | CannotSend) or isinstance(
+            # A connection that failed until the retry budget ran out, or a server that does
+            # not speak HTTP, is the registry's.
+            wide = isinstance(error, ConnectFailed | CannotSend | NotHttp) or isinstance(
                 error.__cause__, ConnectFailed
-            )  # a connection that failed until the retry budget ran out is the registry's
+            )
             raise (RegistryWideError if wide else RegistryError)(
                 f"{description}: {failure}"
             ) from error
