@@ -391,6 +391,7 @@ class TokenIssuer(_LoopbackServer):
 
     folder: Path
     scopes: list[str] = field(default_factory=list)
+    denied: set[str] = field(default_factory=set)  # repositories granted nothing, as Docker Hub
     _x5c: str = ""
 
     @property
@@ -419,7 +420,8 @@ class TokenIssuer(_LoopbackServer):
         for scope in query.get("scope", []):
             self.scopes.append(scope)
             kind, name, actions = scope.split(":")
-            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+            if name not in self.denied:
+                access.append({"type": kind, "name": name, "actions": actions.split(",")})
         token = self._sign({"iss": ISSUER, "sub": USER, "aud": SERVICE, "access": access})
         self._reply(handler, 200, json.dumps({"token": token, "expires_in": 300}).encode())
 

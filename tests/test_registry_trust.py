@@ -289,6 +289,26 @@ def test_plain_http_to_an_https_registry_is_reported_once(
     )
 
 
+def test_a_token_without_the_repositorys_scope_fails_that_repository_only(
+    make_registry: Callable[..., Registry], token_issuer: TokenIssuer
+) -> None:
+    # Docker Hub, Quay and Distribution grant no access to a repository the credentials may
+    # not pull (or that is missing): 401 insufficient_scope, though the credentials are good.
+    registry = make_registry(issuer=token_issuer)
+    token_issuer.denied.add(REPO)
+    tags_client = RegistryClient(
+        RegistryLocation.parse(registry.host),
+        credentials=CREDENTIALS,
+        plain_http=True,
+        limits=FAST,
+    )
+    with pytest.raises(RegistryError, match="insufficient_scope") as raised:
+        tags_client.tags(REPO)
+    assert not isinstance(raised.value, RegistryWideError)
+    assert "credentials refused" not in str(raised.value)
+    assert tags_client.tags("nim/baai/bge") is None  # the run goes on: not mirrored
+
+
 def test_a_registry_wide_failure_ends_later_requests_without_sending(
     make_hostile: Make,
 ) -> None:

@@ -287,6 +287,14 @@ class RegistryClient:
             url, repository, self._auth_headers(repository, fresh=True), until=until
         )
         if reply.status == 401:
+            header = reply.headers.get("WWW-Authenticate", "")
+            if Challenge.parse(header).params.get("error") == "insufficient_scope":
+                # A fresh token for this repository's scope grants nothing: the credentials
+                # work, but not here (the repository is missing, or not theirs to pull).
+                raise RegistryError(
+                    f"{self.location.host}/{repository}: no pull access (HTTP 401 "
+                    "insufficient_scope: missing, or not readable with these credentials)"
+                )
             raise RegistryWideError(
                 f"{self.location.host}/{repository}: credentials refused (HTTP 401)"
             )
