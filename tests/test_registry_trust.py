@@ -216,6 +216,15 @@ def test_endless_pages_end_at_the_byte_bound(make_hostile: Make) -> None:
     assert len(registry.seen) == 3
 
 
+def test_endless_empty_pages_end_at_the_page_bound(make_hostile: Make) -> None:
+    # Pages too small for the tag and byte bounds: the page count ends them, long before the
+    # wall-time bound (minutes for each repository).
+    registry = make_hostile(HostileRegistry, page=tags_page([]), endless=True)
+    with pytest.raises(RegistryError, match=f"{REPO}: tags/list goes on past 50 pages"):
+        client(registry, bounds=TagBounds(pages=50)).tags(REPO)
+    assert len(registry.seen) == 50
+
+
 def test_endless_pages_end_at_the_time_bound(make_hostile: Make) -> None:
     registry = make_hostile(HostileRegistry, endless=True, page_delay=0.2)
     started = time.monotonic()

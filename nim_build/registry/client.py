@@ -57,6 +57,9 @@ class TagBounds:
     tags: int = 100_000  # tags read (before keeping only the wanted ones)
     bytes: int = 32 * MiB  # decoded bytes of all pages
     seconds: float = 300.0  # wall time from the first page's request to the last page
+    # Requests: 100,000 tags at PAGE_SIZE a page are 100 pages; empty or one-tag pages with a
+    # `Link: next` forever would otherwise run until `seconds`, for every repository.
+    pages: int = 1_000
 
 
 def credentials_allowed(registry: SplitResult, realm: SplitResult) -> bool:
@@ -194,7 +197,7 @@ class RegistryClient:
         until = time.monotonic() + bounds.seconds
         kept: list[str] = []
         read = size = 0
-        for page in range(bounds.tags + 1):  # an empty page costs a request: count it too
+        for page in range(bounds.pages):
             try:
                 reply = self._get(url, repository, until=until)
             except RegistryError as error:
@@ -227,7 +230,7 @@ class RegistryClient:
             if time.monotonic() >= until:
                 raise self._bound(where, f"{bounds.seconds:g} s of paging")
             url = next_url
-        raise self._bound(where, f"{bounds.tags:,} tag pages")
+        raise self._bound(where, f"{bounds.pages:,} pages")
 
     @staticmethod
     def _bound(where: str, bound: str) -> RegistryError:
