@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import API_KEY, ROOT
 from tests.doc_pages import section
 from tests.fake_ngc import FakeNgc
@@ -89,6 +91,7 @@ def test_the_pins_table_is_the_tested_releases() -> None:
 
 
 @needs_kubectl
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make (Debian package make)")
 def test_the_makefile_target_regenerates_and_places_the_configmap(
     tmp_path: Path, make_fake_ngc: Callable[..., FakeNgc]
 ) -> None:
