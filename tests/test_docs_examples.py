@@ -22,6 +22,8 @@ from tests.fake_ngc import FakeNgc
 from tests.registry import Registry, TinyImage, push_image
 
 RUNNABLE = ("sh", "console", "python")
+# Shell that would be shown and never run: label it `sh`/`console` (runs) or `text` (output).
+SHELL_UNRUN = ("", "bash", "shell", "zsh", "shell-session", "sh-session")
 TIMEOUT = 120
 # The images of the air-gap example (docs/air-gap.md), as the mirror holds them.
 MIRRORED = {
@@ -115,6 +117,34 @@ def test_every_page_is_found() -> None:
     names = {page.name for page in pages()}
     assert {"README.md", "reference.md", "konflux.md", "development.md"} <= names
     assert any(block.lang in RUNNABLE for page in pages() for block in blocks(page))
+
+
+def unrun_commands(page: Path) -> list[str]:
+    """`LINE (lang)` of every block that is shell but not run: no language, `bash`, `shell`,
+    …, or `$ ` command lines in a block shown as something else (`text`, `yaml`, …)."""
+    return [
+        f"{block.line} ({block.lang or 'no language'})"
+        for block in blocks(page)
+        if block.lang in SHELL_UNRUN
+        or (
+            block.lang not in RUNNABLE
+            and any(line.startswith("$ ") for line in block.text.splitlines())
+        )
+    ]
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda page: page.name)
+def test_every_shell_block_is_run(page: Path) -> None:
+    assert unrun_commands(page) == []
+
+
+def test_unrun_shell_blocks_are_reported(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```\nnim-build x\n```\n```bash\nls\n```\n```text\n$ ls\nout\n```\n"
+        "```text\nout\n```\n```sh\nls\n```\n"
+    )
+    assert unrun_commands(page) == ["1 (no language)", "4 (bash)", "7 (text)"]
 
 
 @pytest.mark.parametrize(

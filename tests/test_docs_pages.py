@@ -1,8 +1,9 @@
 """Examples whose exact output the docs pages show are what the commands produce.
 
 The pull-request report (docs/github-actions.md), the four mirror-list formats
-(docs/air-gap.md), the contract's entry (docs/reference.md) and the action pins table
-(docs/github-actions.md). That every example runs at all is tests/test_docs_examples.py.
+(docs/air-gap.md), the contract's entry (docs/reference.md), the action pins table and the
+Makefile target (docs/github-actions.md). That every example runs at all is
+tests/test_docs_examples.py.
 """
 
 from __future__ import annotations
@@ -10,14 +11,20 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.conftest import API_KEY, ROOT
 from tests.doc_pages import section
+from tests.fake_ngc import FakeNgc
 from tests.test_delivery import ACTION_RELEASES
 from tests.test_generate import DOCS_ENTRY
+from tests.test_place import TREE, needs_kubectl
 
 DOCS = ROOT / "docs"
 
@@ -81,3 +88,51 @@ def test_the_pins_table_is_the_tested_releases() -> None:
     )
     table = {action: (version, commit) for action, version, commit in rows}
     assert table == {action: (r.version, r.commit) for action, r in ACTION_RELEASES.items()}
+
+
+@needs_kubectl
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make (Debian package make)")
+def test_the_makefile_target_regenerates_and_places_the_configmap(
+    tmp_path: Path, make_fake_ngc: Callable[..., FakeNgc]
+) -> None:
+    """`make nim-models-data`, as docs/github-actions.md shows it, in a manifests checkout."""
+    text = section(
+        DOCS / "github-actions.md", "### A Makefile target to regenerate the ConfigMap safely"
+    )
+    target = re.search(r"```make\n(.*?)```\n", text, re.DOTALL)
+    assert target
+    checkout = tmp_path / "manifests"
+    shutil.copytree(TREE, checkout)
+    (checkout / "Makefile").write_text(target.group(1), encoding="utf-8")
+    scripts = str(Path(sys.executable).parent)  # where `nim-build` is installed
+    env = {
+        **os.environ,
+        "PATH": scripts + os.pathsep + os.environ.get("PATH", ""),
+        "NGC_API_URL": make_fake_ngc().url,
+        "NGC_API_KEY": API_KEY,
+    }
+
+    def make(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "nim-models-data"],
+            cwd=checkout,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    first = make(env)
+    assert first.returncode == 0, first.stderr
+    assert "\n## NIM model metadata\n" in first.stdout
+    assert "config/nim/nim-models-data.yaml deploys: rendered from config/base" in first.stdout
+    assert "- ../nim" in (checkout / "config/default/kustomization.yaml").read_text()
+    placed = (checkout / "config/nim/nim-models-data.yaml").read_bytes()
+    second = make(env)
+    assert second.returncode == 0, second.stderr
+    assert "No changes" in second.stdout
+    assert (checkout / "config/nim/nim-models-data.yaml").read_bytes() == placed
+    unset = make({name: value for name, value in env.items() if name != "NGC_API_KEY"})
+    assert unset.returncode != 0
+    assert "NGC_API_KEY is not set" in unset.stderr
