@@ -510,3 +510,27 @@ def test_ci_runs_the_konflux_checks() -> None:
     assert "tests/test_tekton.py" in run
     locks = (ROOT / ".ci" / "check-locks").read_text()
     assert ".ci/prefetch-input check-wheels .tekton/nim-build-push.yaml" in locks
+
+
+def test_ci_lints_and_types_its_python_helpers() -> None:
+    """The extensionless Python scripts in .ci/ get ruff, ruff format and strict mypy too."""
+    helpers = {
+        f".ci/{path.name}"
+        for path in (ROOT / ".ci").iterdir()
+        if path.is_file() and "python" in path.read_text(errors="replace").partition("\n")[0]
+    }
+    assert {".ci/prefetch-input", ".ci/release-task", ".ci/vendor-tekton-schemas"} <= helpers
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    [select] = [line for line in lines if line.startswith("mapfile -t ci_python ")]
+    listed = subprocess.run(
+        ["bash", "-c", f'{select}; printf "%s\\n" "${{ci_python[@]}}"'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert set(listed) == helpers
+    for command in ("ruff check ", "ruff format --check ", "mypy --scripts-are-modules "):
+        [line] = [line for line in lines if line.startswith(command)]
+        assert line.endswith(' "${ci_python[@]}"'), line
