@@ -400,7 +400,14 @@ def test_release_task_pins_the_image_by_digest(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "digest", ["sha256:abc", "0123456789abcdef" * 4, "sha256:" + "A" * 64, "sha512:" + "0" * 64]
+    "digest",
+    [
+        "sha256:abc",
+        "0123456789abcdef" * 4,
+        "sha256:" + "A" * 64,
+        "sha512:" + "0" * 64,
+        "sha256:" + "0" * 64 + "\n",  # `$` alone would accept a trailing newline
+    ],
 )
 def test_release_task_refuses_a_bad_digest(tmp_path: Path, digest: str) -> None:
     copy = tmp_path / "task.yaml"
