@@ -541,3 +541,30 @@ def test_ci_lints_and_types_its_python_helpers() -> None:
     for command in ("ruff check ", "ruff format --check ", "mypy --scripts-are-modules "):
         [line] = [line for line in lines if line.startswith(command)]
         assert line.endswith(' "${ci_python[@]}"'), line
+
+
+def test_the_build_stage_copies_what_the_wheel_build_reads() -> None:
+    """Containerfile's build stage: pyproject.toml, its readme, hatch's version file, the package.
+
+    .ci/check-prefetch builds the wheel from these COPY sources alone, as the image does.
+    """
+    stages = (ROOT / "Containerfile").read_text().split("\nFROM ")
+    copied = [
+        word.rstrip("/")
+        for line in stages[1].splitlines()
+        if line.startswith("COPY ")
+        for word in line.split()[1:-1]
+        if not word.startswith("--")
+    ]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = [
+        "pyproject.toml",
+        pyproject["project"]["readme"],
+        pyproject["tool"]["hatch"]["version"]["path"],
+        *pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"],
+        *pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"],
+    ]
+    for path in wanted:
+        assert any(path == source or path.startswith(f"{source}/") for source in copied), path
+    script = (ROOT / ".ci" / "check-prefetch").read_text()
+    assert '--wheel-dir "$work/dist" "$work/context"' in script
