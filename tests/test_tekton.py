@@ -568,3 +568,37 @@ def test_the_build_stage_copies_what_the_wheel_build_reads() -> None:
         assert any(path == source or path.startswith(f"{source}/") for source in copied), path
     script = (ROOT / ".ci" / "check-prefetch").read_text()
     assert '--wheel-dir "$work/dist" "$work/context"' in script
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("absent.yaml", None, "absent.yaml: [Errno 2]"),
+        ("task.yaml", TASK.read_text(), "no prefetch-input param in spec.params"),
+        ("bundle.yaml", BUNDLE.read_text(), "no prefetch-input param in spec.params"),
+        ("broken.yaml", "spec: [", "broken.yaml: "),
+        (
+            "notjson.yaml",
+            "spec: {params: [{name: prefetch-input, value: '[{'}]}",
+            "prefetch-input is not JSON",
+        ),
+    ],
+)
+def test_prefetch_input_refuses_a_run_without_one(
+    tmp_path: Path, name: str, text: str | None, message: str
+) -> None:
+    run = tmp_path / name
+    if text is not None:
+        run.write_text(text)
+    wheels = [str(tmp_path), str(tmp_path), *map(str, LOCKS)]
+    for args in (["json", str(run)], ["check-wheels", str(run), *wheels]):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / ".ci" / "prefetch-input"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("prefetch-input: error: ") and message in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
