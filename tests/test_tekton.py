@@ -40,6 +40,8 @@ LOCKS = (ROOT / "requirements.txt", ROOT / "requirements-build.txt")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 FAKE_DIGEST = "sha256:" + "0123456789abcdef" * 4
+# The version part of the git tags that build a release: X.Y.Z or X.Y.Z-PRE (OCI tag characters).
+VERSION_TAG = "[0-9]+[.][0-9]+[.][0-9]+(-[0-9A-Za-z.]+)?"
 
 
 def load(path: Path) -> Any:
@@ -180,8 +182,18 @@ def test_odh_tenant_application_and_component(path: Path) -> None:
     [
         (PUSH, 'event == "push" && target_branch == "main"', "false", True),
         (PULL_REQUEST, 'event == "pull_request" && target_branch == "main"', "true", True),
-        (TAG, 'event == "push" && target_branch.startsWith("refs/tags/v")', "false", False),
-        (BUNDLE, 'event == "push" && target_branch.startsWith("refs/tags/task-v")', "false", False),
+        (
+            TAG,
+            f'event == "push" && target_branch.matches("^refs/tags/v{VERSION_TAG}$")',
+            "false",
+            False,
+        ),
+        (
+            BUNDLE,
+            f'event == "push" && target_branch.matches("^refs/tags/task-v{VERSION_TAG}$")',
+            "false",
+            False,
+        ),
     ],
     ids=lambda v: v.name if isinstance(v, Path) else "",
 )
@@ -250,17 +262,14 @@ def produced(path: Path) -> list[re.Pattern[str]]:
     run = load(path)
     values = params(run)
     cel = run["metadata"]["annotations"]["pipelinesascode.tekton.dev/on-cel-expression"]
-    git_tag = re.search(r'startsWith\("refs/tags/([^"]*)"\)', cel)
+    git_tag = re.search(r'target_branch\.matches\("\^refs/tags/([^"]*)\$"\)', cel)
     repository, tag = values["output-image"].rsplit(":", 1)
     patterns = []
     for template in [tag, *values.get("additional-tags", [])]:
         pattern = re.escape(template).replace(re.escape("{{revision}}"), "[0-9a-f]{40}")
         if "{{git_tag}}" in template:
             assert git_tag, f"{path.name}: {{{{git_tag}}}} without a tag trigger"
-            prefix = re.escape(git_tag.group(1))
-            pattern = pattern.replace(
-                re.escape("{{git_tag}}"), prefix + r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?"
-            )
+            pattern = pattern.replace(re.escape("{{git_tag}}"), f"(?:{git_tag.group(1)})")
         assert "{{" not in pattern, template
         patterns.append(re.compile(f"{re.escape(repository)}:{pattern}"))
     return patterns
@@ -306,6 +315,36 @@ def test_every_tag_used_is_produced() -> None:
     patterns = produced_tags(lasting=False)
     missing = [(name, ref) for name, ref in used if not any(p.fullmatch(ref) for p in patterns)]
     assert missing == []
+
+
+def tag_triggered(cel: str, git_tag: str) -> bool:
+    """Whether the on-cel-expression's target_branch clause accepts a push of refs/tags/GIT_TAG."""
+    [(function, argument)] = re.findall(r'target_branch\.(startsWith|matches)\("([^"]*)"\)', cel)
+    ref = f"refs/tags/{git_tag}"
+    return ref.startswith(argument) if function == "startsWith" else bool(re.search(argument, ref))
+
+
+@pytest.mark.parametrize("path", [TAG, BUNDLE], ids=lambda p: p.name)
+def test_a_tag_build_pushes_exactly_the_tags_its_trigger_accepts(path: Path) -> None:
+    """The produced() model is the trigger: a git tag it accepts is a tag the run pushes."""
+    cel = load(path)["metadata"]["annotations"]["pipelinesascode.tekton.dev/on-cel-expression"]
+    repository = params(load(path))["output-image"].rsplit(":", 1)[0]
+    prefix = "task-v" if path == BUNDLE else "v"
+    for version, release in [
+        ("1.2.3", True),
+        ("0.1.0", True),
+        ("10.20.30-rc.1", True),
+        ("1", False),
+        ("1.2", False),
+        ("endor", False),
+        ("1.2.3+build.5", False),  # `+` is no OCI tag character
+        ("1.2.3/x", False),
+    ]:
+        git_tag = prefix + version
+        pushed = any(p.fullmatch(f"{repository}:{git_tag}") for p in produced(path))
+        assert tag_triggered(cel, git_tag) == pushed == release, git_tag
+    other = "v1.2.3" if path == BUNDLE else "task-v1.2.3"
+    assert not tag_triggered(cel, other)
 
 
 def test_the_tasks_default_is_produced_by_every_push() -> None:
@@ -400,7 +439,14 @@ def test_release_task_pins_the_image_by_digest(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "digest", ["sha256:abc", "0123456789abcdef" * 4, "sha256:" + "A" * 64, "sha512:" + "0" * 64]
+    "digest",
+    [
+        "sha256:abc",
+        "0123456789abcdef" * 4,
+        "sha256:" + "A" * 64,
+        "sha512:" + "0" * 64,
+        "sha256:" + "0" * 64 + "\n",  # `$` alone would accept a trailing newline
+    ],
 )
 def test_release_task_refuses_a_bad_digest(tmp_path: Path, digest: str) -> None:
     copy = tmp_path / "task.yaml"
@@ -510,3 +556,88 @@ def test_ci_runs_the_konflux_checks() -> None:
     assert "tests/test_tekton.py" in run
     locks = (ROOT / ".ci" / "check-locks").read_text()
     assert ".ci/prefetch-input check-wheels .tekton/nim-build-push.yaml" in locks
+
+
+def test_ci_lints_and_types_its_python_helpers() -> None:
+    """The extensionless Python scripts in .ci/ get ruff, ruff format and strict mypy too."""
+    helpers = {
+        f".ci/{path.name}"
+        for path in (ROOT / ".ci").iterdir()
+        if path.is_file() and "python" in path.read_text(errors="replace").partition("\n")[0]
+    }
+    assert {".ci/prefetch-input", ".ci/release-task", ".ci/vendor-tekton-schemas"} <= helpers
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    [select] = [line for line in lines if line.startswith("mapfile -t ci_python ")]
+    listed = subprocess.run(
+        ["bash", "-c", f'{select}; printf "%s\\n" "${{ci_python[@]}}"'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert set(listed) == helpers
+    for command in ("ruff check ", "ruff format --check ", "mypy --scripts-are-modules "):
+        [line] = [line for line in lines if line.startswith(command)]
+        assert line.endswith(' "${ci_python[@]}"'), line
+
+
+def test_the_build_stage_copies_what_the_wheel_build_reads() -> None:
+    """Containerfile's build stage: pyproject.toml, its readme, hatch's version file, the package.
+
+    .ci/check-prefetch builds the wheel from these COPY sources alone, as the image does.
+    """
+    stages = (ROOT / "Containerfile").read_text().split("\nFROM ")
+    copied = [
+        word.rstrip("/")
+        for line in stages[1].splitlines()
+        if line.startswith("COPY ")
+        for word in line.split()[1:-1]
+        if not word.startswith("--")
+    ]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = [
+        "pyproject.toml",
+        pyproject["project"]["readme"],
+        pyproject["tool"]["hatch"]["version"]["path"],
+        *pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"],
+        *pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"],
+    ]
+    for path in wanted:
+        assert any(path == source or path.startswith(f"{source}/") for source in copied), path
+    script = (ROOT / ".ci" / "check-prefetch").read_text()
+    assert '--wheel-dir "$work/dist" "$work/context"' in script
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("absent.yaml", None, "absent.yaml: [Errno 2]"),
+        ("task.yaml", TASK.read_text(), "no prefetch-input param in spec.params"),
+        ("bundle.yaml", BUNDLE.read_text(), "no prefetch-input param in spec.params"),
+        ("broken.yaml", "spec: [", "broken.yaml: "),
+        (
+            "notjson.yaml",
+            "spec: {params: [{name: prefetch-input, value: '[{'}]}",
+            "prefetch-input is not JSON",
+        ),
+    ],
+)
+def test_prefetch_input_refuses_a_run_without_one(
+    tmp_path: Path, name: str, text: str | None, message: str
+) -> None:
+    run = tmp_path / name
+    if text is not None:
+        run.write_text(text)
+    wheels = [str(tmp_path), str(tmp_path), *map(str, LOCKS)]
+    for args in (["json", str(run)], ["check-wheels", str(run), *wheels]):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / ".ci" / "prefetch-input"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("prefetch-input: error: ") and message in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
