@@ -180,7 +180,8 @@ def test_odh_tenant_application_and_component(path: Path) -> None:
 @pytest.mark.parametrize(
     ("path", "cel", "cancel", "comment"),
     [
-        (PUSH, 'event == "push" && target_branch == "main"', "false", True),
+        # A comment may run the pull-request build, never the one that moves the Task's tags.
+        (PUSH, 'event == "push" && target_branch == "main"', "false", False),
         (PULL_REQUEST, 'event == "pull_request" && target_branch == "main"', "true", True),
         (
             TAG,
