@@ -70,9 +70,7 @@ def test_log_lines_show_hidden_characters() -> None:
     """Bidi controls, zero-width and tag characters cannot make a log line or an error read
     otherwise than it is (the ConfigMap, diff JSON and snapshots escape them too)."""
     hidden = "a\u202eb\u2066c\u200bd\u2060e\ufefff\U000e0041g\u061ch"
-    assert safe_line(hidden) == (
-        "a\\u202eb\\u2066c\\u200bd\\u2060e\\ufefff\\U000e0041g\\u061ch"
-    )
+    assert safe_line(hidden) == ("a\\u202eb\\u2066c\\u200bd\\u2060e\\ufefff\\U000e0041g\\u061ch")
 
 
 def test_a_line_never_starts_like_a_workflow_command() -> None:
