@@ -24,7 +24,7 @@ loaded on first use: errors and limits need no third-party library.
 
 from __future__ import annotations
 
-import importlib
+from nim_build.lazy import load_export
 
 TYPE_CHECKING = False  # no `typing` import at start
 if TYPE_CHECKING:
@@ -56,32 +56,32 @@ if TYPE_CHECKING:
 # name -> submodule. Loaded on first use (PEP 562): the light parts (errors, limits) are
 # imported without requests, urllib3 or tenacity, so a command's options load none of them.
 _EXPORTS = {
-    "AttemptCounter": "retry",
-    "BadEncoding": "errors",
-    "BoundedClient": "client",
-    "Cancelled": "errors",
-    "CannotSend": "errors",
-    "ConnectFailed": "errors",
-    "ConnectTimedOut": "errors",
-    "HttpAnswer": "client",
-    "HttpError": "errors",
-    "HttpLimits": "limits",
-    "MiB": "limits",
-    "NotHttp": "errors",
-    "READ_CHUNK": "client",
-    "Redirected": "errors",
-    "RetryBudgetSpent": "errors",
-    "RetryableStatus": "errors",
-    "TimedOut": "errors",
-    "TlsFailed": "errors",
-    "TooLarge": "errors",
-    "TransportFailed": "errors",
-    "WATCHDOG_PERIOD": "inflight",
-    "clear_frames": "retry",
-    "describe_failure": "errors",
-    "is_retryable": "errors",
-    "retry_after_seconds": "retry",
-    "user_agent": "client",
+    "AttemptCounter": ".retry",
+    "BadEncoding": ".errors",
+    "BoundedClient": ".client",
+    "Cancelled": ".errors",
+    "CannotSend": ".errors",
+    "ConnectFailed": ".errors",
+    "ConnectTimedOut": ".errors",
+    "HttpAnswer": ".client",
+    "HttpError": ".errors",
+    "HttpLimits": ".limits",
+    "MiB": ".limits",
+    "NotHttp": ".errors",
+    "READ_CHUNK": ".client",
+    "Redirected": ".errors",
+    "RetryBudgetSpent": ".errors",
+    "RetryableStatus": ".errors",
+    "TimedOut": ".errors",
+    "TlsFailed": ".errors",
+    "TooLarge": ".errors",
+    "TransportFailed": ".errors",
+    "WATCHDOG_PERIOD": ".inflight",
+    "clear_frames": ".retry",
+    "describe_failure": ".errors",
+    "is_retryable": ".errors",
+    "retry_after_seconds": ".retry",
+    "user_agent": ".client",
 }
 
 __all__ = [
@@ -115,12 +115,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # the next lookup is a plain global
-    return value
+    return load_export(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

@@ -5,8 +5,7 @@ Steps only talk to `NgcSource`, so a test, a replay and a production run share o
 
 from __future__ import annotations
 
-import importlib
-
+from nim_build.lazy import load_export
 from nim_build.ngc.errors import KeyRefused, NgcError, RequestFailed, SnapshotError
 from nim_build.ngc.keys import KEY_PREFIX, load_api_key
 from nim_build.ngc.snapshot import RecordingSource, SnapshotSource
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
 # The live source loads requests, urllib3 and tenacity: on first use (PEP 562), so that the
 # NGC commands' options (and the steps, which see only NgcSource) load none of them.
-_LIVE = frozenset({"LiveSource", "RetryPolicy"})
+_LIVE = {"LiveSource": "nim_build.ngc.live", "RetryPolicy": "nim_build.ngc.live"}
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -41,11 +40,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LIVE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("nim_build.ngc.live"), name)
-    globals()[name] = value
-    return value
+    return load_export(__name__, _LIVE, name)
 
 
 def __dir__() -> list[str]:
