@@ -16,7 +16,7 @@ load no HTTP, YAML or schema library.
 
 from __future__ import annotations
 
-import importlib
+from nim_build.lazy import load_export
 
 TYPE_CHECKING = False  # no `typing` import: `nim-build --version` starts in milliseconds
 if TYPE_CHECKING:
@@ -157,12 +157,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+    return load_export(__name__, _EXPORTS, name)
 
 
 def __dir__() -> list[str]:

@@ -178,3 +178,77 @@ def test_one_regex_for_data_keys_agrees_with_each_type() -> None:
         by_type = yaml_scalars.yaml11_type(word) is not None
         by_type = by_type or yaml_scalars._YAML_1_2_NUMBER.fullmatch(word) is not None
         assert yaml_scalars.needs_quotes(word) == by_type, word
+
+
+CONDITIONAL_SCHEMAS: list[dict[str, Any]] = [
+    {"if": {"type": "string"}, "then": {"minLength": 2}, "else": {"type": "array"}},
+    {"if": {"type": "string"}, "then": {"minLength": 2}},
+    {"if": {"type": "string"}, "else": {"type": "array", "maxItems": 1}},
+    {"then": {"type": "string"}, "else": {"type": "array"}},  # no `if`: both are ignored
+    {"type": "object", "if": {"required": ["a"]}, "then": {"required": ["b"]}},
+    {
+        "type": "object",
+        "properties": {"k": {"type": "string"}},
+        "if": {"properties": {"k": {"const": "x"}}, "required": ["k"]},
+        "then": {"required": ["x"], "properties": {"x": {"const": "true"}}},
+        "else": {"properties": {"x": {"pattern": "^[a-z]+$"}}},
+    },
+    # nested: a condition on a property of a conditional branch
+    {
+        "items": {
+            "if": {"type": "object", "required": ["a"]},
+            "then": {"if": {"required": ["b"]}, "then": {"required": ["c"]}},
+            "else": {"type": "string", "pattern": "^v"},
+        }
+    },
+]
+CONDITIONAL_INSTANCES: list[Any] = [
+    *ODD_VALUES,
+    "v",
+    "vv",
+    "w",
+    ["v", "w"],
+    {"a": 1},
+    {"a": 1, "b": 2},
+    {"a": 1, "b": 2, "c": 3},
+    {"b": 2},
+    {"k": "x"},
+    {"k": "x", "x": "true"},
+    {"k": "x", "x": "false"},
+    {"k": "y", "x": "abc"},
+    {"k": "y", "x": "ABC"},
+    {"k": 1, "x": "ABC"},
+    [{"a": 1}, {"a": 1, "b": 1}, {"a": 1, "b": 1, "c": 1}, "v", "w", 1],
+    [{"a": 1, "b": 1, "c": 1}, "vx"],
+]
+
+
+@pytest.mark.parametrize("schema", CONDITIONAL_SCHEMAS)
+def test_if_then_else_says_valid_only_where_jsonschema_agrees(schema: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+
+    check = compile_schema(schema)
+    assert check is not None
+    reference = Draft202012Validator(schema)
+    said_valid = 0
+    for instance in [*CONDITIONAL_INSTANCES, *([i] for i in CONDITIONAL_INSTANCES)]:
+        if check(instance):
+            said_valid += 1
+            assert reference.is_valid(instance), instance
+    assert said_valid  # it is a fast path, not a check that always steps aside
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"if": True, "then": {"type": "string"}},
+        {"if": {"type": "string"}, "then": False},
+        {"if": {"type": "string"}, "else": False},
+        {"if": {"oneOf": [{"type": "string"}]}, "then": {"minLength": 1}},
+        {"if": {"type": "string"}, "then": {"$ref": "#/$defs/x"}},
+    ],
+)
+def test_a_condition_it_cannot_read_leaves_the_verdict_to_jsonschema(
+    schema: dict[str, Any],
+) -> None:
+    assert compile_schema(schema) is None

@@ -6,16 +6,18 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nim_build.models import CONTRACT_FIELDS
+from nim_build.models import CONTRACT_FIELDS, ModelEntry
 from nim_build.ngc import LiveSource, RetryPolicy
 from nim_build.steps.catalog import fetch_catalog
 from nim_build.steps.configmap import render_configmap
 from nim_build.steps.metadata import fetch_metadata
+from nim_build.steps.validate.limits import CONFIGMAP_LIMIT
 from tests.conftest import (
     API_KEY,
     CliResult,
@@ -642,3 +644,34 @@ def test_a_lone_surrogate_fails_naming_model_and_field(
     assert "bge-m3: $.displayName: holds a lone surrogate" in result.error
     assert "Traceback" not in result.err
     assert not (workdir / OUTPUT).exists()
+
+
+def test_a_configmap_just_under_1_mib_is_written_with_a_custom_name_and_labels(
+    run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
+) -> None:
+    """The early stop counts a lower bound of the rendered size: it never stops a run whose
+    ConfigMap fits, whatever --name, --namespace and --label add to the envelope."""
+    metadata = ("--name", "n" * 253, "--namespace", "s" * 63, "--label", f"{'k' * 63}={'v' * 63}")
+    labels = {"k" * 63: "v" * 63}
+
+    def sized(length: int) -> list[FakeModel]:
+        return [replace(m, short_description="d" * length) for m in synthetic_models(100)]
+
+    def size_of(models: list[FakeModel]) -> int:
+        entries = [ModelEntry.from_contract(m.contract()) for m in models]
+        text = render_configmap(entries, name="n" * 253, namespace="s" * 63, labels=labels)
+        return len(text.encode("utf-8"))
+
+    length = 10_000
+    while size_of(sized(length + 1)) <= CONFIGMAP_LIMIT:
+        length += max(1, (CONFIGMAP_LIMIT - size_of(sized(length + 1))) // 100)
+    while size_of(sized(length)) > CONFIGMAP_LIMIT:
+        length -= 1
+    fits = make_fake_ngc(sized(length))
+    result = generate(run_cli, fits, "--concurrency", "4", *metadata)
+    assert result.code == 0, result.err
+    assert CONFIGMAP_LIMIT - 100 < (workdir / OUTPUT).stat().st_size <= CONFIGMAP_LIMIT
+    too_large = make_fake_ngc(sized(length + 1))
+    result = generate(run_cli, too_large, "--concurrency", "4", *metadata)
+    assert result.code == 1
+    assert "over the 1 MiB ConfigMap limit" in result.error

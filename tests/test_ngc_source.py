@@ -13,7 +13,9 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 
+from nim_build.http.inflight import InFlight, TrackingAdapter
 from nim_build.ngc import KeyRefused, LiveSource, NgcError, RequestFailed, RetryPolicy, load_api_key
 from nim_build.urls import UrlError
 from tests.conftest import API_KEY, UNROUTABLE_URL, CliResult
@@ -681,3 +683,19 @@ def test_an_unusable_api_url_is_refused_before_any_request() -> None:
     # LiveSource checks its URL as the CLI does (it used to send, then say "not a usable URL").
     with pytest.raises(UrlError, match=r"'ftp://127\.0\.0\.1:9' is not an http:// or https://"):
         LiveSource("ftp://127.0.0.1:9", API_KEY, policy=FAST)
+
+
+def test_close_also_ends_an_attempt_that_connects_after_it(fake_ngc: FakeNgc) -> None:
+    """A refused key closes the source while the catalog thread is still connecting (the key
+    check and page 0 are sent at once): that attempt was left to run to its deadline, and the
+    process waited for it at exit."""
+    fake_ngc.fail_always(CATALOG_PATH, Fault.slow(600))
+    in_flight = InFlight()
+    session = requests.Session()
+    session.mount("http://", TrackingAdapter())
+    with in_flight.track(time.monotonic() + 600):
+        in_flight.interrupt_all()  # close(): this attempt has no connection yet
+        started = time.monotonic()
+        with pytest.raises(requests.ConnectionError):
+            session.get(fake_ngc.url + CATALOG_PATH, timeout=(5, 20))
+    assert time.monotonic() - started < 5

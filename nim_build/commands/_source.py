@@ -14,17 +14,16 @@ from typing import Any
 
 from nim_build.commands import DEPRECATION_NOTES
 from nim_build.errors import INLINE_ITEMS, LISTED_ABOVE, NimBuildError, UsageError
-from nim_build.http import TlsFailed, TransportFailed
+from nim_build.http.errors import TlsFailed, TransportFailed
+from nim_build.http.limits import HttpLimits
 from nim_build.inputs import MAX_INPUT_CHARS
 from nim_build.models import Catalog, ModelFailure
 from nim_build.ngc import (
     DEFAULT_API_URL,
     KeyRefused,
-    LiveSource,
     NgcSource,
     RecordingSource,
     RequestFailed,
-    RetryPolicy,
     SnapshotSource,
     load_api_key,
 )
@@ -152,14 +151,14 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=timeout_seconds,
-        default=RetryPolicy.timeout,
+        default=HttpLimits.timeout,
         metavar="SECONDS",
         help="deadline of each attempt, connect to last byte (default: %(default)s)",
     )
     parser.add_argument(
         "--attempts",
         type=int_between(1, MAX_ATTEMPTS),
-        default=RetryPolicy.attempts,
+        default=HttpLimits.attempts,
         metavar="N",
         help=f"tries per request before it counts as failed, 1 (no retry) to {MAX_ATTEMPTS} "
         "(default: %(default)s)",
@@ -222,6 +221,8 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
         key = load_api_key(args.api_key, args.api_key_file)
         if args.api_key:
             log.warning(KEY_ARGUMENT_WARNING)
+        from nim_build.ngc.live import LiveSource, RetryPolicy  # requests: only to send
+
         policy = RetryPolicy(attempts=args.attempts, timeout=args.timeout)
         source = LiveSource(url, key, concurrency=args.concurrency, policy=policy)
     if args.record:

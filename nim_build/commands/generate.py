@@ -14,7 +14,7 @@ from nim_build.atomic import output_lock, write_atomically
 from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
-from nim_build.ngc import NgcSource
+from nim_build.ngc.source import NgcSource
 from nim_build.outputs import check_distinct
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path

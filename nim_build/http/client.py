@@ -43,10 +43,9 @@ from .errors import (
     is_retryable,
 )
 from .inflight import Attempt, InFlight, TrackingAdapter
+from .limits import HttpLimits, MiB
 from .retry import (
     AttemptCounter,
-    HttpLimits,
-    MiB,
     NoCounter,
     WaitBudget,
     clear_frames,

@@ -104,7 +104,7 @@ class InFlight:
         attempt = Attempt(deadline)
         with self._lock:
             self._attempts.add(attempt)
-            if self._watchdog is None:
+            if self._watchdog is None:  # none yet, or it ended (closed, nothing in flight)
                 self._watchdog = threading.Thread(
                     target=self._watch, name="http-watchdog", daemon=True
                 )
@@ -118,6 +118,7 @@ class InFlight:
                 self._attempts.discard(attempt)
 
     def interrupt_all(self) -> None:
+        """Interrupt every attempt, and from now on each one as soon as it is connected."""
         self._stop.set()
         with self._lock:
             attempts = list(self._attempts)
@@ -125,9 +126,20 @@ class InFlight:
             attempt.interrupt()
 
     def _watch(self) -> None:
-        while not self._stop.wait(WATCHDOG_PERIOD):
-            now = time.monotonic()
+        # After interrupt_all, an attempt still connecting then (another thread, past its
+        # cancelled check) is interrupted on a later look, not left to run to its deadline.
+        while True:
+            if self._stop.is_set():
+                time.sleep(WATCHDOG_PERIOD)
+            else:
+                self._stop.wait(WATCHDOG_PERIOD)
+            closed, now = self._stop.is_set(), time.monotonic()
             with self._lock:
-                late = [a for a in self._attempts if a.deadline < now and not a.interrupted]
+                if closed and not self._attempts:
+                    self._watchdog = None  # the next attempt starts another
+                    return
+                late = [
+                    a for a in self._attempts if not a.interrupted and (closed or a.deadline < now)
+                ]
             for attempt in late:
                 attempt.interrupt()

@@ -8,7 +8,6 @@ import re
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Protocol
 
 from tenacity import RetryCallState
@@ -16,23 +15,8 @@ from tenacity.stop import stop_base
 
 from .errors import HttpError, RetryBudgetSpent
 
-MiB = 1 << 20
 _DELAY_SECONDS = re.compile(r"[0-9]+", re.ASCII)  # Retry-After: delay-seconds = 1*DIGIT
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class HttpLimits:
-    """How long, how often and how much: every bound of a client, in one value."""
-
-    timeout: float = 30.0  # seconds per attempt, connect to last byte
-    connect_timeout: float = 5.0  # part of `timeout`, not added to it
-    attempts: int = 5
-    backoff_base: float = 0.5  # seconds; full jitter, doubling per attempt
-    backoff_max: float = 8.0
-    retry_after_cap: float = 30.0  # never sleep longer than this on a server's Retry-After
-    total_wait: float = 120.0  # seconds all requests of a client may spend waiting to retry
-    max_body: int = 1 * MiB  # decoded bytes; per request it can be set lower or higher
 
 
 def retry_after_seconds(value: str | None, cap: float, now: float | None = None) -> float | None:

@@ -21,7 +21,6 @@ from nim_build.ngc.keys import check_api_key
 from nim_build.ngc.source import Answer, SourceStats
 from nim_build.urls import check_api_url
 
-DEFAULT_API_URL = "https://api.ngc.nvidia.com"
 CATALOG_QUERY = "orgName:nim"
 # Caps on one answer, decoded. Answers are parsed after download, and JSON can take ~25x its
 # size in memory, so a cap also bounds how many values an answer may hold (a count of the

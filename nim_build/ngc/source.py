@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from nim_build.stats import RequestStats
 
+DEFAULT_API_URL = "https://api.ngc.nvidia.com"
+
 
 @dataclass(frozen=True)
 class Answer:

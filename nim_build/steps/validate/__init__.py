@@ -8,21 +8,22 @@ duplicate keys) are checked here.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from nim_build.lazy import load_export
 
 from .problems import Checked, Problem, ValidationFailed, json_path
 
 # Imported on first use (PEP 562): the CLI catches ValidationFailed without loading the YAML
 # and schema libraries the checks need.
 _LAZY = {
-    "CONFIGMAP_LIMIT": "limits",
-    "check_configmap": "configmap",
-    "check_rendered": "configmap",
-    "validate_configmap_text": "configmap",
-    "check_eu_list": "eu_list",
-    "validate_eu_list_text": "eu_list",
-    "validate_entries": "rules",
+    "CONFIGMAP_LIMIT": ".limits",
+    "check_configmap": ".configmap",
+    "check_rendered": ".configmap",
+    "validate_configmap_text": ".configmap",
+    "check_eu_list": ".eu_list",
+    "validate_eu_list_text": ".eu_list",
+    "validate_entries": ".rules",
 }
 
 if TYPE_CHECKING:
@@ -57,12 +58,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    return load_export(__name__, _LAZY, name)
 
 
 def is_eu_list(text: str, source: str) -> bool:
