@@ -425,3 +425,17 @@ def test_a_kustomization_that_is_not_one_is_an_error() -> None:
         with_resource("resources: ../nim\n", "../nim", "k.yaml")
     with pytest.raises(KustomizeError, match=r"k.yaml: not valid YAML"):
         with_resource("resources: [\n", "../nim", "k.yaml")
+
+
+def test_the_renderer_gets_no_key_or_token(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # A kustomization is untrusted input: whatever kubectl runs for it sees only what it needs.
+    env = _fake_kubectl(workdir, f"env > {workdir / 'seen'}; exit 1")
+    secrets = ("NGC_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "AWS_SECRET")
+    env |= {name: f"secret-{name}" for name in secrets}
+    result = place("--path", PLACED, "--render", "config/base", env=env)
+    assert result.code == 1
+    seen = (workdir / "seen").read_text()
+    assert "secret-" not in seen
+    assert f"PATH={env['PATH']}\n" in seen
