@@ -439,3 +439,19 @@ def test_the_renderer_gets_no_key_or_token(
     seen = (workdir / "seen").read_text()
     assert "secret-" not in seen
     assert f"PATH={env['PATH']}\n" in seen
+
+
+def test_a_kustomization_it_cannot_wire_still_says_why_in_the_outputs(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # Exit 1 opens the pull request marked as not deploying: its line must say why.
+    (tree / "config/default/kustomization.yaml").write_text("resources: ../runtimes\n")
+    result = place("--path", PLACED, *WIRED, *RENDERED, env=_actions(workdir))
+    assert result.code == 1
+    line = "config/default/kustomization.yaml: `resources` is not a list of paths"
+    assert result.error == f"nim-build: error: {line}"
+    assert github_outputs(workdir / "github_output") == {
+        "deploys": "false",
+        "namespace": "",
+        "placement": line,
+    }
