@@ -455,3 +455,37 @@ def test_a_kustomization_it_cannot_wire_still_says_why_in_the_outputs(
         "namespace": "",
         "placement": line,
     }
+
+
+def test_a_symlink_loop_is_refused_before_any_write(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    unit = tree / "config/nim/kustomization.yaml"
+    unit.parent.mkdir()
+    unit.symlink_to("kustomization.yaml")  # itself
+    before = _files(workdir)
+    result = place("--path", PLACED, *WIRED)
+    assert result.code == 2, result.err
+    assert result.error == (
+        "nim-build: error: --path config/nim/kustomization.yaml: a symlink loop"
+    )
+    assert _files(workdir) == before
+
+
+def test_a_huge_kustomization_is_refused_before_any_write(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # ~13 s per MB to parse and extend: a hostile checkout must not make a run take hours.
+    default = tree / "config/default/kustomization.yaml"
+    default.write_text("resources:\n" + "- ../runtimes\n" * 100_000)
+    before = _files(tree)
+    started = time.monotonic()
+    result = place("--path", PLACED, *WIRED, env=_actions(workdir))
+    assert time.monotonic() - started < 10
+    assert result.code == 1
+    assert result.error == (
+        "nim-build: error: config/default/kustomization.yaml: larger than 1 MiB; not a "
+        "kustomization nim-build edits"
+    )
+    assert _files(tree) == before
+    assert github_outputs(workdir / "github_output")["deploys"] == "false"
