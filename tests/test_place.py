@@ -270,7 +270,25 @@ def test_endless_output_is_cut(tree: Path, workdir: Path, place: Callable[..., C
     result = place("--path", PLACED, "--render", "config/base", env=_fake_kubectl(workdir, "yes"))
     assert result.code == 1
     assert result.error == (
-        "nim-build: error: `kubectl kustomize config/base` printed more than 64 MiB; stopped"
+        "nim-build: error: `kubectl kustomize config/base` printed more than 16 MiB; stopped"
+    )
+
+
+def test_a_large_render_is_refused_before_it_is_parsed(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # odh-model-controller's config/base renders 138 KB; parsing takes ~1.5 s per MB, outside
+    # the render's time limit, so a tree that renders 20 MB of valid YAML stops at the cap.
+    document = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n"
+    document += "".join(f"  k{i}: v\n" for i in range(1000))
+    (workdir / "big.yaml").write_text(document * (20_000_000 // len(document)))
+    env = _fake_kubectl(workdir, f"cat {workdir / 'big.yaml'}")
+    started = time.monotonic()
+    result = place("--path", PLACED, "--render", "config/base", env=env)
+    assert time.monotonic() - started < 10
+    assert result.code == 1
+    assert result.error == (
+        "nim-build: error: `kubectl kustomize config/base` printed more than 16 MiB; stopped"
     )
 
 
