@@ -168,6 +168,30 @@ def test_one_label_key_twice_is_refused(run_cli: Run, workdir: Path) -> None:
     assert list(workdir.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["generate", "run", "mirror-configmap"])
+def test_a_custom_configmap_takes_no_operator_label(
+    run_cli: Run, workdir: Path, command: str
+) -> None:
+    # The operator's label on a custom ConfigMap would let the operator take it over.
+    name = ["--name", "odh-nim-account-cm"] if command != "mirror-configmap" else []
+    custom = "odh-nim-account-cm" if name else "nim-models-data-mirror"
+    option = "--label=opendatahub.io/managed=true"
+    result = run_cli(command, *command_inputs(command), *name, option)
+    assert result.code == 2
+    assert result.error == (
+        "nim-build: error: --label opendatahub.io/managed: opendatahub.io/* labels are the "
+        f"operator's; a custom ConfigMap ({custom}) carries none"
+    )
+    assert list(workdir.iterdir()) == [], "nothing written"
+
+
+def test_the_shipped_configmap_may_take_operator_labels(run_cli: Run, workdir: Path) -> None:
+    output = workdir / "cm.yaml"
+    option = "--label=opendatahub.io/part-of=nim"
+    assert run_cli("generate", "--demo", option, "--output", str(output)).code == 0
+    assert read_configmap(output)["metadata"]["labels"]["opendatahub.io/part-of"] == "nim"
+
+
 def test_validate_accepts_any_configmap_name_and_checks_labels(run_cli: Run, workdir: Path) -> None:
     output = workdir / "cm.yaml"
     assert run_cli("generate", "--demo", "--name", "a.b-c", "--output", str(output)).code == 0

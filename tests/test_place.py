@@ -270,7 +270,25 @@ def test_endless_output_is_cut(tree: Path, workdir: Path, place: Callable[..., C
     result = place("--path", PLACED, "--render", "config/base", env=_fake_kubectl(workdir, "yes"))
     assert result.code == 1
     assert result.error == (
-        "nim-build: error: `kubectl kustomize config/base` printed more than 64 MiB; stopped"
+        "nim-build: error: `kubectl kustomize config/base` printed more than 16 MiB; stopped"
+    )
+
+
+def test_a_large_render_is_refused_before_it_is_parsed(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # odh-model-controller's config/base renders 138 KB; parsing takes ~1.5 s per MB, outside
+    # the render's time limit, so a tree that renders 20 MB of valid YAML stops at the cap.
+    document = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n"
+    document += "".join(f"  k{i}: v\n" for i in range(1000))
+    (workdir / "big.yaml").write_text(document * (20_000_000 // len(document)))
+    env = _fake_kubectl(workdir, f"cat {workdir / 'big.yaml'}")
+    started = time.monotonic()
+    result = place("--path", PLACED, "--render", "config/base", env=env)
+    assert time.monotonic() - started < 10
+    assert result.code == 1
+    assert result.error == (
+        "nim-build: error: `kubectl kustomize config/base` printed more than 16 MiB; stopped"
     )
 
 
@@ -425,3 +443,67 @@ def test_a_kustomization_that_is_not_one_is_an_error() -> None:
         with_resource("resources: ../nim\n", "../nim", "k.yaml")
     with pytest.raises(KustomizeError, match=r"k.yaml: not valid YAML"):
         with_resource("resources: [\n", "../nim", "k.yaml")
+
+
+def test_the_renderer_gets_no_key_or_token(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # A kustomization is untrusted input: whatever kubectl runs for it sees only what it needs.
+    env = _fake_kubectl(workdir, f"env > {workdir / 'seen'}; exit 1")
+    secrets = ("NGC_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "AWS_SECRET")
+    env |= {name: f"secret-{name}" for name in secrets}
+    result = place("--path", PLACED, "--render", "config/base", env=env)
+    assert result.code == 1
+    seen = (workdir / "seen").read_text()
+    assert "secret-" not in seen
+    assert f"PATH={env['PATH']}\n" in seen
+
+
+def test_a_kustomization_it_cannot_wire_still_says_why_in_the_outputs(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # Exit 1 opens the pull request marked as not deploying: its line must say why.
+    (tree / "config/default/kustomization.yaml").write_text("resources: ../runtimes\n")
+    result = place("--path", PLACED, *WIRED, *RENDERED, env=_actions(workdir))
+    assert result.code == 1
+    line = "config/default/kustomization.yaml: `resources` is not a list of paths"
+    assert result.error == f"nim-build: error: {line}"
+    assert github_outputs(workdir / "github_output") == {
+        "deploys": "false",
+        "namespace": "",
+        "placement": line,
+    }
+
+
+def test_a_symlink_loop_is_refused_before_any_write(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    unit = tree / "config/nim/kustomization.yaml"
+    unit.parent.mkdir()
+    unit.symlink_to("kustomization.yaml")  # itself
+    before = _files(workdir)
+    result = place("--path", PLACED, *WIRED)
+    assert result.code == 2, result.err
+    assert result.error == (
+        "nim-build: error: --path config/nim/kustomization.yaml: a symlink loop"
+    )
+    assert _files(workdir) == before
+
+
+def test_a_huge_kustomization_is_refused_before_any_write(
+    tree: Path, workdir: Path, place: Callable[..., CliResult]
+) -> None:
+    # ~13 s per MB to parse and extend: a hostile checkout must not make a run take hours.
+    default = tree / "config/default/kustomization.yaml"
+    default.write_text("resources:\n" + "- ../runtimes\n" * 100_000)
+    before = _files(tree)
+    started = time.monotonic()
+    result = place("--path", PLACED, *WIRED, env=_actions(workdir))
+    assert time.monotonic() - started < 10
+    assert result.code == 1
+    assert result.error == (
+        "nim-build: error: config/default/kustomization.yaml: larger than 1 MiB; not a "
+        "kustomization nim-build edits"
+    )
+    assert _files(tree) == before
+    assert github_outputs(workdir / "github_output")["deploys"] == "false"

@@ -80,10 +80,19 @@ def add_metadata_arguments(parser: argparse.ArgumentParser, *, default_name: str
     )
 
 
-def labels(args: argparse.Namespace) -> dict[str, str]:
-    """The --label pairs; one key given twice is refused rather than silently dropped."""
+OPERATOR_LABELS = "opendatahub.io/"  # the operator's label prefix
+
+
+def labels(args: argparse.Namespace, *, shipped: bool) -> dict[str, str]:
+    """The --label pairs; one key given twice is refused rather than silently dropped, and a
+    custom ConfigMap (not `shipped`) may carry no opendatahub.io label: the operator's."""
     chosen: dict[str, str] = {}
     for key, value in args.label:
+        if not shipped and key.startswith(OPERATOR_LABELS):
+            raise UsageError(
+                f"--label {key}: {OPERATOR_LABELS}* labels are the operator's; a custom "
+                f"ConfigMap ({args.name}) carries none"
+            )
         if key in chosen and chosen[key] != value:
             raise UsageError(f"--label {key} is given twice, as {chosen[key]!r} and {value!r}")
         chosen[key] = value

@@ -237,7 +237,7 @@ def checked_configmap(
         data,
         name=args.name,
         namespace=args.namespace,
-        labels=configmap_labels(args.name, labels(args)),
+        labels=configmap_labels(args.name, labels(args, shipped=args.name == SHIPPED_NAME)),
     )
     if any(REDACTED in value for value in data.values()):
         # A value was redacted after it was checked: check the text itself, as written.
@@ -250,7 +250,7 @@ def checked_configmap(
 
 
 def run(args: argparse.Namespace) -> int:
-    labels(args)  # a repeated --label fails before any request
+    labels(args, shipped=args.name == SHIPPED_NAME)  # a bad --label fails before any request
     if is_stdio(args.output):  # nothing on disk: no lock, no previous ConfigMap
         check_distinct(written_or_read(args))
         return _generate(args, Path(STDIO))

@@ -85,7 +85,7 @@ def _credentials(args: argparse.Namespace) -> Credentials | None:
 def run(args: argparse.Namespace) -> int:
     output = checked_output(args, CONFIGMAP_OUTPUT)  # before the first request
     # Never the operator's opendatahub.io labels: only what --label asks for.
-    chosen_labels = configmap_labels(args.name, labels(args), shipped=False)
+    chosen_labels = configmap_labels(args.name, labels(args, shipped=False), shipped=False)
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = _credentials(args)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from nim_build import github
 from nim_build.commands._configmaps import read_configmap
-from nim_build.errors import UsageError
+from nim_build.errors import NimBuildError, UsageError
 from nim_build.inputs import read_text
-from nim_build.kustomize import RenderError
 from nim_build.kustomize.render import RENDER_TIMEOUT
 from nim_build.safe_text import escape_controls
 from nim_build.steps.place import Request, place
@@ -85,8 +84,12 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         placement = place(read_text(args.configmap), request)
-    except RenderError as error:
-        _outputs(False, "", str(error))  # still placed: a workflow opens a PR marked so
+    except UsageError:
+        raise  # exit 2: a workflow stops, so no outputs
+    except NimBuildError as error:
+        # Exit 1 (not rendered, a kustomization it cannot wire, ...): a workflow still opens
+        # the pull request, marked as not deploying, with this line saying why.
+        _outputs(False, "", str(error))
         raise
     print(escape_controls(placement.sentence))
     _outputs(placement.deploys, placement.namespace or "", placement.sentence)

@@ -104,7 +104,7 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     github.check_files()
     try:
-        labels(args)  # a repeated --label fails before any request
+        labels(args, shipped=args.name == CONFIGMAP_NAME)  # a bad --label: before any request
         output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
         report_path = _report_path(args, output)
         # One run at a time from reading the current file to writing the report about it.

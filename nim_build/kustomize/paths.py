@@ -43,6 +43,8 @@ class Checkout:
         real = Path(os.path.realpath(path))
         if real != self.real and self.real not in real.parents:
             raise UsageError(f"{where}: a symlink leads out of --repo {self.root} (to {real})")
+        if real.is_symlink():  # realpath stops at a loop: writing through it would fail late
+            raise UsageError(f"{where}: a symlink loop")
         return path
 
     def relative(self, path: Path) -> str:

@@ -15,13 +15,15 @@ from typing import Any
 from nim_build.atomic import write_atomically
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
-from nim_build.kustomize import RenderError
+from nim_build.kustomize import KustomizeError, RenderError
 from nim_build.kustomize.paths import KUSTOMIZATION_NAMES, Checkout
 from nim_build.kustomize.render import RENDER_TIMEOUT, configmaps_named, render
 from nim_build.kustomize.wiring import with_resource
 from nim_build.steps.configmap import ConfigMapError, load_yaml
 
 log = logging.getLogger("nim_build")
+# Bytes of a kustomization place reads and edits: ~100x odh-model-controller's largest.
+MAX_KUSTOMIZATION = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,12 @@ def _wiring(checkout: Checkout, request: Request, target: Path) -> list[_Write]:
 
 def _wiring_one(checkout: Checkout, path: Path, entry: str) -> _Write:
     shown = checkout.relative(path)
+    if path.exists() and path.stat().st_size > MAX_KUSTOMIZATION:
+        # Parsing and extending takes ~13 s per MB: a hostile checkout must not stall a run.
+        raise KustomizeError(
+            f"{shown}: larger than {MAX_KUSTOMIZATION >> 20} MiB; not a kustomization "
+            "nim-build edits"
+        )
     text = read_text(path) if path.exists() else None
     return _Write(path, shown, with_resource(text, entry, shown))
 
