@@ -185,10 +185,28 @@ def test_a_custom_configmap_takes_no_operator_label(
     assert list(workdir.iterdir()) == [], "nothing written"
 
 
-def test_the_shipped_configmap_may_take_operator_labels(run_cli: Run, workdir: Path) -> None:
+@pytest.mark.parametrize("command", ["generate", "run"])
+def test_the_shipped_configmap_keeps_its_managed_label(
+    run_cli: Run, workdir: Path, command: str
+) -> None:
+    # Refused before any request: validate would refuse the result after every request.
+    result = run_cli(command, "--demo", "--label=opendatahub.io/managed=false")
+    assert result.code == 2
+    assert result.error == (
+        "nim-build: error: --label opendatahub.io/managed=false: the shipped ConfigMap "
+        '(nim-models-data) is the operator\'s and carries opendatahub.io/managed: "true"; give '
+        "another --name for a custom one"
+    )
+    assert list(workdir.iterdir()) == [], "nothing written"
+
+
+@pytest.mark.parametrize("command", ["generate", "run"])
+def test_the_shipped_configmap_may_take_operator_labels(
+    run_cli: Run, workdir: Path, command: str
+) -> None:
     output = workdir / "cm.yaml"
     option = "--label=opendatahub.io/part-of=nim"
-    assert run_cli("generate", "--demo", option, "--output", str(output)).code == 0
+    assert run_cli(command, "--demo", option, "--output", str(output)).code == 0
     assert read_configmap(output)["metadata"]["labels"]["opendatahub.io/part-of"] == "nim"
 
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from nim_build.errors import UsageError
+from nim_build.steps.configmap import MANAGED_LABEL
 
 _DNS_LABEL_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN_TEXT = rf"{_DNS_LABEL_TEXT}(\.{_DNS_LABEL_TEXT})*"
@@ -92,6 +93,11 @@ def labels(args: argparse.Namespace, *, shipped: bool) -> dict[str, str]:
             raise UsageError(
                 f"--label {key}: {OPERATOR_LABELS}* labels are the operator's; a custom "
                 f"ConfigMap ({args.name}) carries none"
+            )
+        if shipped and key == MANAGED_LABEL and value != "true":
+            raise UsageError(
+                f"--label {key}={value}: the shipped ConfigMap ({args.name}) is the operator's "
+                f'and carries {key}: "true"; give another --name for a custom one'
             )
         if key in chosen and chosen[key] != value:
             raise UsageError(f"--label {key} is given twice, as {chosen[key]!r} and {value!r}")
