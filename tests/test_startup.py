@@ -42,11 +42,23 @@ def _loaded_after(code: str) -> list[str]:
     [
         ["--version"],
         ["--help"],
-        *([command, "--help"] for command in ("generate", "run", "detect-eu")),
+        *(
+            [command, "--help"]
+            for command in (
+                "generate",
+                "run",
+                "detect-eu",
+                "validate",
+                "diff",
+                "mirror-list",
+                "mirror-configmap",
+                "place",
+            )
+        ),
     ],
 )
 def test_version_and_help_import_no_heavy_library(argv: list[str]) -> None:
-    # An NGC command's options load no HTTP library: the live source is imported to send.
+    # A command's options load no HTTP, YAML or schema library: each is imported to do work.
     code = (
         f"from nim_build.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
     )

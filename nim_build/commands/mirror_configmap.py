@@ -6,22 +6,18 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nim_build.errors import NimBuildError, itemize
 from nim_build.http import HttpLimits
 from nim_build.models import ModelEntry
 from nim_build.progress import StepTimes
-from nim_build.registry import (
-    RegistryClient,
-    RegistryError,
-    RegistryWideError,
-    load_credentials,
-)
+from nim_build.registry import RegistryError, RegistryWideError, load_credentials
 from nim_build.registry.auth import AuthFileError, Credentials
 from nim_build.steps.configmap import configmap_labels, render_configmap
 from nim_build.steps.mirror import mirrored_catalog
 from nim_build.steps.pool import map_bounded
-from nim_build.steps.validate import ValidationFailed, validate_configmap_text
+from nim_build.steps.validate import ValidationFailed
 from nim_build.wording import plural
 
 from ._configmaps import CONFIGMAP_OUTPUT
@@ -29,6 +25,9 @@ from ._metadata import add_metadata_arguments, labels
 from ._source import add_request_arguments
 from ._stdio import input_name
 from .mirror_list import add_input_arguments, checked_output, emit, read_entries
+
+if TYPE_CHECKING:
+    from nim_build.registry import RegistryClient
 
 log = logging.getLogger("nim_build")
 AUTH_FILE_ENV = "REGISTRY_AUTH_FILE"
@@ -89,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     times = StepTimes()
     entries = read_entries(args.configmap)
     credentials = _credentials(args)
+    from nim_build.registry import RegistryClient  # requests: not for --help
+
     client = RegistryClient(  # checks --ca-file (a PEM bundle) before any request
         args.registry,
         credentials=credentials,
@@ -134,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         labels=chosen_labels,
         origin=f"the tags the mirror registry {args.registry} holds",
     )
+    from nim_build.steps.validate import validate_configmap_text  # ruamel: not for --help
+
     problems = validate_configmap_text(text, args.name)
     if problems:
         raise ValidationFailed(problems)

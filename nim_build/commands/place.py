@@ -9,9 +9,8 @@ from nim_build import github
 from nim_build.commands._configmaps import read_configmap
 from nim_build.errors import NimBuildError, UsageError
 from nim_build.inputs import read_text
-from nim_build.kustomize.render import RENDER_TIMEOUT
+from nim_build.kustomize import RENDER_TIMEOUT
 from nim_build.safe_text import escape_controls
-from nim_build.steps.place import Request, place
 
 
 def _seconds(text: str) -> float:
@@ -74,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--expect-namespace needs --render (the overlay that sets it)")
     github.check_files()
     read_configmap(args.configmap)  # a ConfigMap that fails `validate` is never placed
+    from nim_build.steps.place import Request, place  # ruamel, kubectl: not for --help
+
     request = Request(
         repo=args.repo,
         path=args.path,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from nim_build.errors import NimBuildError
 
+RENDER_TIMEOUT = 120.0  # seconds; odh-model-controller's config/base renders in well under 1 s
+
 
 class KustomizeError(NimBuildError):
     """A kustomization that cannot be read or changed (exit code 1)."""

@@ -22,11 +22,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from nim_build.kustomize import RenderError
+from nim_build.kustomize import RENDER_TIMEOUT, RenderError
 from nim_build.safe_text import clip, redact
 from nim_build.steps.yaml_scalars import MAX_DEPTH, nested_too_deeply
 
-RENDER_TIMEOUT = 120.0  # seconds; odh-model-controller's config/base renders in well under 1 s
 # Bytes of rendered YAML: ~120x odh-model-controller's config/base (138 KB). Parsing takes
 # ~1.5 s per MB after the renderer's time limit, so this also bounds that time.
 MAX_OUTPUT = 16 << 20

@@ -15,9 +15,9 @@ from typing import Any
 from nim_build.atomic import write_atomically
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
-from nim_build.kustomize import KustomizeError, RenderError
+from nim_build.kustomize import RENDER_TIMEOUT, KustomizeError, RenderError
 from nim_build.kustomize.paths import KUSTOMIZATION_NAMES, Checkout
-from nim_build.kustomize.render import RENDER_TIMEOUT, configmaps_named, render
+from nim_build.kustomize.render import configmaps_named, render
 from nim_build.kustomize.wiring import with_resource
 from nim_build.steps.configmap import ConfigMapError, load_yaml
 
