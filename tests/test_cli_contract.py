@@ -203,6 +203,21 @@ def test_an_error_in_a_command_prints_that_commands_usage(
     assert quiet_and_verbose.err.startswith("usage: nim-build validate ")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [("validate", "x.yaml", "--bogus"), ("diff", "a", "b", "c"), ("generate", "--bogus")],
+)
+def test_an_unknown_argument_prints_that_commands_usage(
+    run_cli: Run, argv: tuple[str, ...]
+) -> None:
+    """Not the top-level usage: argparse reports a subcommand's leftovers from the top."""
+    result = run_cli(*argv)
+    assert result.code == 2
+    assert result.err.startswith(f"usage: nim-build {argv[0]} ")
+    assert "COMMAND" not in result.err
+    assert result.error == f"nim-build: error: unrecognized arguments: {argv[-1]}"
+
+
 def test_bare_nim_build_prints_the_help(run_cli: Run) -> None:
     result = run_cli()
     assert result.code == 2  # like git: nothing was done, so a script must not go on
