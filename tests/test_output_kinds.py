@@ -223,6 +223,25 @@ def test_mirror_configmap_does_not_replace_a_mirror_list(run_cli: Run, configmap
     assert_refused(run_cli, ("mirror-configmap", *argv), configmap.with_name("list"), None, error)
 
 
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [("my-app", ()), ("nim-models-data", ()), ("nim-models-data", ("--name", "other"))],
+)
+def test_mirror_configmap_does_not_replace_a_configmap_of_another_name(
+    run_cli: Run, configmap: Path, name: str, argv: tuple[str, ...]
+) -> None:
+    """Like generate and run: a ConfigMap is the command's to replace only under its --name."""
+    kept = configmap.with_name("app.yaml")
+    kept.write_text(render_configmap(real_shaped_entries(), name=name), encoding="utf-8")
+    args = ("CM.yaml", "--registry", UNREACHABLE_REGISTRY, "--output", "app.yaml", *argv)
+    wanted = argv[-1] if argv else "nim-models-data-mirror"
+    error = (
+        f"refusing to overwrite app.yaml: it is not a {wanted} ConfigMap "
+        "(name another --output, or move the file away)"
+    )
+    assert_refused(run_cli, ("mirror-configmap", *args), kept, None, error)
+
+
 def test_a_link_to_its_own_output_is_written_through(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path
 ) -> None:
