@@ -99,6 +99,34 @@ def test_report_and_record_do_not_replace_a_python_file(
     assert not (python_file.parent / "generated").exists()
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("GITHUB_OUTPUT", "--output", "CM.yaml"),
+        ("GITHUB_STEP_SUMMARY", "--report", "CM.report.md"),
+        ("GITHUB_OUTPUT", "--eu-restricted", "eu.json"),
+    ],
+)
+def test_the_runner_files_are_no_file_of_the_run(
+    run_cli: Run,
+    fake_ngc: FakeNgc,
+    configmap: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[str, str, str],
+) -> None:
+    """Appending `added=0` or the report to the ConfigMap (or any file the run uses) would
+    break it: refused before any request, like two options naming one file."""
+    variable, option, name = case
+    configmap.with_name("eu.json").write_text("[]\n", encoding="utf-8")
+    configmap.with_name("CM.report.md").write_text("## NIM model metadata\n", encoding="utf-8")
+    kept = configmap.with_name(name)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv(variable, name)
+    argv = ("run", "--api-url", fake_ngc.url, "--output", "CM.yaml", "--eu-restricted", "eu.json")
+    error = f"${variable} and {option} name the same file, {name}"
+    assert_refused(run_cli, (*argv, API_KEY), kept, fake_ngc, error)
+
+
 # --------------------------------------------------------------------------- other paths to it
 
 

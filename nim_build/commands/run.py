@@ -22,6 +22,7 @@ from ._configmaps import CONFIGMAP_OUTPUT, read_previous
 from ._metadata import labels
 from ._source import (
     annotation_text,
+    default_path,
     inputs_of,
     int_between,
     open_source,
@@ -93,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _report_path(args: argparse.Namespace, output: Path) -> Path:
     """--report, else next to the output (whose folder was checked); before any request."""
     report: Path | None = args.report
-    path = report or output.with_name(f"{output.stem}.report.md")
+    path = report or _default_report(output)
     check_output(
         path, "--report", create_folders=report is None, kind=REPORT_OUTPUT, inputs=inputs_of(args)
     )
@@ -101,8 +102,20 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
     return path
 
 
+def _default_report(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.report.md")
+
+
 def run(args: argparse.Namespace) -> int:
-    github.check_files()
+    output = default_path(args, args.output, CONFIGMAP_NAME)
+    github.check_files(
+        {
+            "--output": output,
+            "--report": args.report or _default_report(output),
+            **inputs_of(args),
+            **written_or_read(args),
+        }
+    )
     try:
         labels(args)  # a repeated --label fails before any request
         output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
