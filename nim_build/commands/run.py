@@ -223,6 +223,11 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
         try:
             with times.step("write"):
                 written = write_atomically(output, generated.text)
+            if written and previous is not None and changes.is_empty:
+                notes.append(
+                    "No model changed, but the ConfigMap did: its metadata (namespace, labels) "
+                    "or its layout differs from the previous one."
+                )
         except OutputError as error:
             notes.insert(0, f"**Not written:** {escape(str(error))}")
             _publish_why(report_path, render_markdown(changes, new_entries, notes=notes))
