@@ -270,6 +270,23 @@ def test_mirror_configmap_does_not_replace_a_configmap_of_another_name(
     assert_refused(run_cli, ("mirror-configmap", *args), kept, None, error)
 
 
+@pytest.mark.parametrize("command", ["generate", "run"])
+def test_a_stream_holding_the_configmap_and_more_is_refused(
+    run_cli: Run, fake_ngc: FakeNgc, configmap: Path, command: str
+) -> None:
+    """Our ConfigMap (header and name) followed by another resource: replacing the file would
+    drop the other one."""
+    secret = "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: kept\n"
+    bundle = configmap.with_name("bundle.yaml")
+    bundle.write_text(configmap.read_text(encoding="utf-8") + secret, encoding="utf-8")
+    argv = (command, "--api-url", fake_ngc.url, "--output", "bundle.yaml", API_KEY)
+    error = (
+        "refusing to overwrite bundle.yaml: it is not a nim-models-data ConfigMap "
+        "(name another --output, or move the file away)"
+    )
+    assert_refused(run_cli, argv, bundle, fake_ngc, error)
+
+
 def test_a_link_to_its_own_output_is_written_through(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path
 ) -> None:

@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
@@ -78,6 +79,16 @@ def read_configmap(path: Path) -> ConfigMapData:
     return _checked(input_name(path), read_input(path))
 
 
+def _several_documents(yaml: Any, text: str) -> bool:
+    """True when `text` is a YAML stream of more than one document with content."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return sum(1 for document in yaml.load_all(text) if document is not None) > 1
+    except (YAMLError, RecursionError):
+        return False
+
+
 def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
     """ "nothing" (empty, comments only), "ours" (a ConfigMap of that name, even a broken
     one: `validate` says why) or "other"."""
@@ -86,11 +97,14 @@ def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
 
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True
+    deep = nested_too_deeply(text)  # the C parser would overflow its stack: never parsed
     try:
-        if nested_too_deeply(text):
+        if deep:
             raise YAMLError("nested too deeply")
         document = yaml.load(text)
     except (YAMLError, RecursionError):
+        if not deep and _several_documents(yaml, text):  # ours and more: not ours to replace
+            return "other"
         # Unparsable, but e.g. ours with merge conflict markers: the name gives it away.
         return "ours" if f"name: {name}" in text else "other"
     if document is None:
