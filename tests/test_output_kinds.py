@@ -62,7 +62,7 @@ def test_detect_eu_does_not_replace_a_configmap(
 ) -> None:
     argv = ("detect-eu", "--api-url", fake_ngc.url, "--output", "CM.yaml", API_KEY)
     error = (
-        "refusing to overwrite CM.yaml (--output): it is not an EU list (a JSON array); "
+        "refusing to overwrite CM.yaml (--output): it is not an EU list (a JSON array of models); "
         "name another file, or move it away"
     )
     assert_refused(run_cli, argv, configmap, fake_ngc, error)
@@ -285,6 +285,33 @@ def test_a_stream_holding_the_configmap_and_more_is_refused(
         "(name another --output, or move the file away)"
     )
     assert_refused(run_cli, argv, bundle, fake_ngc, error)
+
+
+@pytest.mark.parametrize(
+    "content", ['["keep", "me"]\n', '[\n  {"id": 1, "user": "me"}\n]\n', "[1]"]
+)
+def test_detect_eu_does_not_replace_another_json_array(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, content: str
+) -> None:
+    kept = workdir / "list.json"
+    kept.write_text(content, encoding="utf-8")
+    argv = ("detect-eu", "--api-url", fake_ngc.url, "--output", "list.json", API_KEY)
+    error = (
+        "refusing to overwrite list.json (--output): it is not an EU list (a JSON array of "
+        "models); name another file, or move it away"
+    )
+    assert_refused(run_cli, argv, kept, fake_ngc, error)
+
+
+@pytest.mark.parametrize(
+    "content", ["[]", " [ ]\n", '[{"resourceId": "nim/meta/a", "name": "a"}]', "\ufeff[\n]"]
+)
+def test_detect_eu_replaces_an_eu_list_however_laid_out(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, content: str
+) -> None:
+    (workdir / "list.json").write_text(content, encoding="utf-8")
+    result = run_cli("detect-eu", "--api-url", fake_ngc.url, "--output", "list.json", API_KEY)
+    assert result.code == 0, result.err
 
 
 def test_a_link_to_its_own_output_is_written_through(
