@@ -314,6 +314,22 @@ def test_detect_eu_replaces_an_eu_list_however_laid_out(
     assert result.code == 0, result.err
 
 
+@pytest.mark.parametrize("marker_at", ["head", "further in"])
+def test_record_does_not_replace_a_file_quoting_the_snapshot_marker(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, marker_at: str
+) -> None:
+    """A test or a page of docs that shows a snapshot is no snapshot."""
+    filler = "x = 1\n" * (1000 if marker_at == "further in" else 0)
+    kept = workdir / "test_snapshot.py"
+    kept.write_text(f"{filler}SNAPSHOT = '''{{\n \"format\": \"nim-build-snapshot/1\"\n}}'''\n")
+    argv = ("generate", "--api-url", fake_ngc.url, "--record", kept.name, API_KEY)
+    error = (
+        f"refusing to overwrite {kept.name} (--record): it is not a nim-build snapshot; "
+        "name another file, or move it away"
+    )
+    assert_refused(run_cli, argv, kept, fake_ngc, error)
+
+
 def test_a_link_to_its_own_output_is_written_through(
     run_cli: Run, fake_ngc: FakeNgc, workdir: Path
 ) -> None:

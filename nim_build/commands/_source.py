@@ -49,13 +49,15 @@ KEY_ARGUMENT_WARNING = (
 MAX_CONCURRENCY = 64  # the fastest measured (docs/benchmarks.md); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
-# What --record may replace: a snapshot, marked in its second line (further in, in the sorted
-# layout of earlier versions, up to the largest snapshot a replay reads).
+# What --record may replace: a snapshot, a JSON object marked in its second line (further in,
+# in the sorted layout of earlier versions, up to the largest snapshot a replay reads). A file
+# that only quotes the marker (a test, these docs) is not one.
 SNAPSHOT_OUTPUT = OutputKind(
     "a nim-build snapshot",
-    lambda head: FORMAT_FIELD in head,
+    lambda head: head.lstrip().startswith("{") and FORMAT_FIELD in head,
     marker=FORMAT_FIELD.encode(),
     scan_limit=4 * MAX_INPUT_CHARS,
+    opens_with="{",
 )
 
 
