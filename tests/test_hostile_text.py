@@ -70,9 +70,7 @@ def test_log_lines_show_hidden_characters() -> None:
     """Bidi controls, zero-width and tag characters cannot make a log line or an error read
     otherwise than it is (the ConfigMap, diff JSON and snapshots escape them too)."""
     hidden = "a\u202eb\u2066c\u200bd\u2060e\ufefff\U000e0041g\u061ch"
-    assert safe_line(hidden) == (
-        "a\\u202eb\\u2066c\\u200bd\\u2060e\\ufefff\\U000e0041g\\u061ch"
-    )
+    assert safe_line(hidden) == ("a\\u202eb\\u2066c\\u200bd\\u2060e\\ufefff\\U000e0041g\\u061ch")
 
 
 def test_a_line_never_starts_like_a_workflow_command() -> None:
@@ -175,6 +173,15 @@ def test_validate_escapes_hostile_keys(run_cli: Run, workdir: Path) -> None:
     assert result.code == 1
     assert "\\n::error::pwned\\u2028::warning::x" in result.err
     assert command_lines(result.err) == []
+
+
+def test_validate_shows_hidden_characters_of_a_file_name(run_cli: Run, workdir: Path) -> None:
+    """Every line of a failed file's verdict, its count of problems too."""
+    (workdir / "a\u202eb.yaml").write_text("x: 1\n", encoding="utf-8")
+    result = run_cli("validate", "a\u202eb.yaml")
+    assert result.code == 1
+    assert "\u202e" not in result.err
+    assert "a\\u202eb.yaml: 4 problems" in result.err.splitlines()
 
 
 def test_a_hostile_model_name_cannot_inject_commands(
