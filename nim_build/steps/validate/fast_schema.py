@@ -150,9 +150,7 @@ def _compile(schema: Any) -> Check:  # noqa: PLR0912 - a branch a keyword
             else:
                 checks.append(_additional(declared, _compile(value)))
         elif keyword == "if":
-            checks.append(
-                _conditional(value, schema.get("then", True), schema.get("else", True))
-            )
+            checks.append(_conditional(value, schema.get("then", True), schema.get("else", True)))
         elif keyword in ("then", "else"):
             continue  # with their `if` (alone, JSON Schema ignores them)
         else:  # $ref (inline it first), patternProperties, oneOf, numbers, ...
