@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,6 +127,39 @@ def test_generate_output_dash_writes_stdout_and_nothing_on_disk(
     assert result.out == (workdir / "cm.yaml").read_text(encoding="utf-8")  # logs: stderr
     assert "wrote stdout: " in result.err
     assert sorted(p.name for p in workdir.iterdir()) == ["cm.yaml"]  # no `-`, no generated/
+
+
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("generate", "--demo", "--output", "-"),
+        ("diff", "CM.yaml", "NEW.yaml"),
+        ("mirror-list", "CM.yaml", "--registry", "m.example", "--format", "mapping"),
+    ],
+    ids=["generate", "diff", "mirror-list"],
+)
+def test_a_result_stdout_cannot_take_is_one_error_line(
+    workdir: Path, argv: tuple[str, ...], stdout: str
+) -> None:
+    (workdir / "CM.yaml").write_text(render_configmap([make_entry("a")]), encoding="utf-8")
+    (workdir / "NEW.yaml").write_text(render_configmap([make_entry("b")]), encoding="utf-8")
+    with Path(stdout if stdout != "closed" else os.devnull).open("w") as target:
+        done = subprocess.run(
+            [sys.executable, "-m", "nim_build", "-q", *argv],
+            cwd=workdir,
+            stdout=target if stdout != "closed" else None,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=60,
+            # Closed: the child's descriptor 1 is shut before Python starts (sys.stdout None).
+            preexec_fn=(lambda: os.close(1)) if stdout == "closed" else None,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    reason = "No space left on device" if stdout == "/dev/full" else "it is closed"
+    assert done.stderr.splitlines() == [f"nim-build: error: stdout: cannot write: {reason}"]
 
 
 def test_generate_output_dash_has_no_previous_configmap(

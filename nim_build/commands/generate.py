@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -39,7 +38,7 @@ from ._source import (
     save_recording,
     written_or_read,
 )
-from ._stdio import STDIO, is_stdio, output_name
+from ._stdio import STDIO, is_stdio, output_name, write_stdout
 
 log = logging.getLogger("nim_build")
 CONFIGMAP_NAME = "nim-models-data.yaml"
@@ -264,8 +263,7 @@ def _write(output: Path, text: str) -> bool:
     """The ConfigMap to its file (atomically; False: unchanged) or to stdout (`-`)."""
     if not is_stdio(output):
         return write_atomically(output, text)
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    write_stdout(text)
     return True
 
 
