@@ -329,6 +329,9 @@ def test_a_key_argument_is_warned_about_without_echoing_it(
     assert API_KEY not in result.err + result.out
     monkeypatch.setenv("NGC_API_KEY", API_KEY)
     assert "`ps`" not in run_cli("generate", "--api-url", fake_ngc.url).err
+    replay = run_cli("generate", "--demo", "--output", "demo.yaml", API_KEY)  # unused, yet seen
+    assert replay.code == 0, replay.err
+    assert [line for line in replay.err.splitlines() if "`ps`" in line] == warnings
 
 
 @pytest.mark.parametrize("command", ["generate", "detect-eu", "run"])

@@ -214,6 +214,8 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
         raise UsageError("--record records a live run; it cannot be combined with a replay")
     if args.record:
         check_output(args.record, "--record", kind=SNAPSHOT_OUTPUT, inputs=inputs_of(args))
+    if args.api_key:  # in `ps` and the history already, whether a replay uses it or not
+        log.warning(KEY_ARGUMENT_WARNING)
     source: NgcSource
     if args.demo:
         source = SnapshotSource(demo_snapshot_path())
@@ -222,8 +224,6 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
     else:
         url = live_api_url(args)
         key = load_api_key(args.api_key, args.api_key_file)
-        if args.api_key:
-            log.warning(KEY_ARGUMENT_WARNING)
         policy = RetryPolicy(attempts=args.attempts, timeout=args.timeout)
         source = LiveSource(url, key, concurrency=args.concurrency, policy=policy)
     if args.record:
