@@ -286,6 +286,11 @@ def test_eu_list_and_auth_file_errors_name_the_option(
     assert result.error == (
         f"nim-build: error: --eu-restricted {old}: a nim-models-data ConfigMap, not an EU list"
     )
+    other = workdir / "other.yaml"
+    other.write_text(render_configmap([make_entry("a")], name="mirror"), encoding="utf-8")
+    assert run_cli(*demo, "--eu-restricted", "other.yaml").error == (
+        "nim-build: error: --eu-restricted other.yaml: a ConfigMap, not an EU list"
+    )
     assert run_cli(*demo, "--eu-restricted", "nowhere.json").error == (
         "nim-build: error: --eu-restricted nowhere.json: no such file"
     )

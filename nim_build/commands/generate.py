@@ -14,7 +14,7 @@ from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
 from nim_build.ngc import NgcSource
-from nim_build.outputs import check_distinct
+from nim_build.outputs import HEAD_BYTES, check_distinct
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path
 from nim_build.safe_text import REDACTED
@@ -113,6 +113,8 @@ def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
         text = read_text(path)
         if what_it_holds(text) == "ours":
             raise InputFileError(f"{path}: a nim-models-data ConfigMap, not an EU list")
+        if CONFIGMAP_OUTPUT.recognise(text[:HEAD_BYTES]):  # any other (--name, another app's)
+            raise InputFileError(f"{path}: a ConfigMap, not an EU list")
         # Structure errors fail in read_eu_list; the rest (order, consistency) `validate`
         # would refuse, but the list still says which models are restricted: warn, go on.
         eu_list = read_eu_list(path)
