@@ -57,15 +57,19 @@ def python_file(workdir: Path) -> Path:
 # --------------------------------------------------------------------------- the cases
 
 
+def assert_detect_eu_refuses(run_cli: Run, fake: FakeNgc, kept: Path) -> None:
+    argv = ("detect-eu", "--api-url", fake.url, "--output", kept.name, API_KEY)
+    error = (
+        f"refusing to overwrite {kept.name} (--output): it is not an EU list (a JSON array of "
+        "models); name another file, or move it away"
+    )
+    assert_refused(run_cli, argv, kept, fake, error)
+
+
 def test_detect_eu_does_not_replace_a_configmap(
     run_cli: Run, fake_ngc: FakeNgc, configmap: Path
 ) -> None:
-    argv = ("detect-eu", "--api-url", fake_ngc.url, "--output", "CM.yaml", API_KEY)
-    error = (
-        "refusing to overwrite CM.yaml (--output): it is not an EU list (a JSON array of models); "
-        "name another file, or move it away"
-    )
-    assert_refused(run_cli, argv, configmap, fake_ngc, error)
+    assert_detect_eu_refuses(run_cli, fake_ngc, configmap)
 
 
 @pytest.mark.parametrize(
@@ -295,12 +299,7 @@ def test_detect_eu_does_not_replace_another_json_array(
 ) -> None:
     kept = workdir / "list.json"
     kept.write_text(content, encoding="utf-8")
-    argv = ("detect-eu", "--api-url", fake_ngc.url, "--output", "list.json", API_KEY)
-    error = (
-        "refusing to overwrite list.json (--output): it is not an EU list (a JSON array of "
-        "models); name another file, or move it away"
-    )
-    assert_refused(run_cli, argv, kept, fake_ngc, error)
+    assert_detect_eu_refuses(run_cli, fake_ngc, kept)
 
 
 @pytest.mark.parametrize(
