@@ -176,12 +176,17 @@ def _fail(error: NimBuildError, lines: Sequence[object] = ()) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # A command's leftover arguments are its error (argparse would report them from the top).
+    args, unknown = parser.parse_known_args(argv)
     if args.command is None:  # like git: the help, and a failure (nothing was done)
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     # Usage lines and errors come from the command's own parser, not the top-level one.
     command_parser: argparse.ArgumentParser = getattr(args, COMMAND_PARSER)
+    if unknown:
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.verbose and args.quiet:
         command_parser.error("-q/--quiet and -v/--verbose cannot be combined")
     from nim_build.commands._stdio import stdio_misuse  # after parsing: not for --help

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from nim_build.errors import OutputError
-from nim_build.outputs import check_output
+from nim_build.outputs import check_distinct, check_output
 from nim_build.safe_text import escape_controls, redact
 
 
@@ -35,12 +35,18 @@ def annotate(level: str, message: str) -> None:
 FILE_VARIABLES = ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
 
 
-def check_files() -> None:
-    """Inside Actions, the runner's output and summary files must be writable: say so up front."""
+def check_files(run_files: Mapping[str, Path | None] | None = None) -> None:
+    """Inside Actions, the runner's output and summary files must be writable: say so up front.
+
+    `run_files`: the files the run reads or writes, by option; appending to one would corrupt
+    it (a ConfigMap ending in `added=0`), so each must be another file.
+    """
     if in_actions():
         for variable in FILE_VARIABLES:
             if os.environ.get(variable):
-                check_output(Path(os.environ[variable]), f"${variable}")
+                path = Path(os.environ[variable])
+                check_output(path, f"${variable}")
+                check_distinct({f"${variable}": path, **(run_files or {})})
 
 
 def _append(variable: str, text: str) -> None:

@@ -31,13 +31,15 @@ class OutputKind:
     """What a command writes, recognised by the first HEAD_BYTES of a file it wrote.
 
     `marker`: bytes that may also sit further in (an older layout); searched in chunks, up to
-    `scan_limit` bytes, when the head alone does not tell.
+    `scan_limit` bytes, when the head alone does not tell, and only in a file whose first
+    non-blank characters are `opens_with` (a file that merely quotes the marker is no output).
     """
 
     description: str  # "a ConfigMap": for "... it is not a ConfigMap"
     recognise: Callable[[str], bool]
     marker: bytes = b""
     scan_limit: int = 0
+    opens_with: str = ""
 
 
 def link_target(path: Path) -> Path:
@@ -126,7 +128,9 @@ def _holds_kind(target: Path, size: int, kind: OutputKind, where: str) -> bool:
         return True
     if kind.recognise(head):
         return True
-    return bool(kind.marker) and _contains(target, kind.marker, kind.scan_limit)
+    if not kind.marker or not head.lstrip().startswith(kind.opens_with):
+        return False
+    return _contains(target, kind.marker, kind.scan_limit)
 
 
 def _contains(target: Path, marker: bytes, limit: int) -> bool:

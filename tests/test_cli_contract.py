@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -128,6 +129,39 @@ def test_generate_output_dash_writes_stdout_and_nothing_on_disk(
     assert sorted(p.name for p in workdir.iterdir()) == ["cm.yaml"]  # no `-`, no generated/
 
 
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("generate", "--demo", "--output", "-"),
+        ("diff", "CM.yaml", "NEW.yaml"),
+        ("mirror-list", "CM.yaml", "--registry", "m.example", "--format", "mapping"),
+    ],
+    ids=["generate", "diff", "mirror-list"],
+)
+def test_a_result_stdout_cannot_take_is_one_error_line(
+    workdir: Path, argv: tuple[str, ...], stdout: str
+) -> None:
+    (workdir / "CM.yaml").write_text(render_configmap([make_entry("a")]), encoding="utf-8")
+    (workdir / "NEW.yaml").write_text(render_configmap([make_entry("b")]), encoding="utf-8")
+    with Path(stdout if stdout != "closed" else os.devnull).open("w") as target:
+        done = subprocess.run(
+            [sys.executable, "-m", "nim_build", "-q", *argv],
+            cwd=workdir,
+            stdout=target if stdout != "closed" else None,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=60,
+            # Closed: the child's descriptor 1 is shut before Python starts (sys.stdout None).
+            preexec_fn=(lambda: os.close(1)) if stdout == "closed" else None,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    reason = "No space left on device" if stdout == "/dev/full" else "it is closed"
+    assert done.stderr.splitlines() == [f"nim-build: error: stdout: cannot write: {reason}"]
+
+
 def test_generate_output_dash_has_no_previous_configmap(
     run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path, key_env: None
 ) -> None:
@@ -203,6 +237,21 @@ def test_an_error_in_a_command_prints_that_commands_usage(
     assert quiet_and_verbose.err.startswith("usage: nim-build validate ")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [("validate", "x.yaml", "--bogus"), ("diff", "a", "b", "c"), ("generate", "--bogus")],
+)
+def test_an_unknown_argument_prints_that_commands_usage(
+    run_cli: Run, argv: tuple[str, ...]
+) -> None:
+    """Not the top-level usage: argparse reports a subcommand's leftovers from the top."""
+    result = run_cli(*argv)
+    assert result.code == 2
+    assert result.err.startswith(f"usage: nim-build {argv[0]} ")
+    assert "COMMAND" not in result.err
+    assert result.error == f"nim-build: error: unrecognized arguments: {argv[-1]}"
+
+
 def test_bare_nim_build_prints_the_help(run_cli: Run) -> None:
     result = run_cli()
     assert result.code == 2  # like git: nothing was done, so a script must not go on
@@ -236,6 +285,11 @@ def test_eu_list_and_auth_file_errors_name_the_option(
     result = run_cli(*demo, "--eu-restricted", str(old))
     assert result.error == (
         f"nim-build: error: --eu-restricted {old}: a nim-models-data ConfigMap, not an EU list"
+    )
+    other = workdir / "other.yaml"
+    other.write_text(render_configmap([make_entry("a")], name="mirror"), encoding="utf-8")
+    assert run_cli(*demo, "--eu-restricted", "other.yaml").error == (
+        "nim-build: error: --eu-restricted other.yaml: a ConfigMap, not an EU list"
     )
     assert run_cli(*demo, "--eu-restricted", "nowhere.json").error == (
         "nim-build: error: --eu-restricted nowhere.json: no such file"
@@ -280,6 +334,9 @@ def test_a_key_argument_is_warned_about_without_echoing_it(
     assert API_KEY not in result.err + result.out
     monkeypatch.setenv("NGC_API_KEY", API_KEY)
     assert "`ps`" not in run_cli("generate", "--api-url", fake_ngc.url).err
+    replay = run_cli("generate", "--demo", "--output", "demo.yaml", API_KEY)  # unused, yet seen
+    assert replay.code == 0, replay.err
+    assert [line for line in replay.err.splitlines() if "`ps`" in line] == warnings
 
 
 @pytest.mark.parametrize("command", ["generate", "detect-eu", "run"])

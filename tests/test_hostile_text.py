@@ -175,6 +175,15 @@ def test_validate_escapes_hostile_keys(run_cli: Run, workdir: Path) -> None:
     assert command_lines(result.err) == []
 
 
+def test_validate_shows_hidden_characters_of_a_file_name(run_cli: Run, workdir: Path) -> None:
+    """Every line of a failed file's verdict, its count of problems too."""
+    (workdir / "a\u202eb.yaml").write_text("x: 1\n", encoding="utf-8")
+    result = run_cli("validate", "a\u202eb.yaml")
+    assert result.code == 1
+    assert "\u202e" not in result.err
+    assert "a\\u202eb.yaml: 4 problems" in result.err.splitlines()
+
+
 def test_a_hostile_model_name_cannot_inject_commands(
     run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path, actions: tuple[Path, Path]
 ) -> None:

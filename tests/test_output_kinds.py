@@ -57,15 +57,19 @@ def python_file(workdir: Path) -> Path:
 # --------------------------------------------------------------------------- the issue's cases
 
 
+def assert_detect_eu_refuses(run_cli: Run, fake: FakeNgc, kept: Path) -> None:
+    argv = ("detect-eu", "--api-url", fake.url, "--output", kept.name, API_KEY)
+    error = (
+        f"refusing to overwrite {kept.name} (--output): it is not an EU list (a JSON array of "
+        "models); name another file, or move it away"
+    )
+    assert_refused(run_cli, argv, kept, fake, error)
+
+
 def test_detect_eu_does_not_replace_a_configmap(
     run_cli: Run, fake_ngc: FakeNgc, configmap: Path
 ) -> None:
-    argv = ("detect-eu", "--api-url", fake_ngc.url, "--output", "CM.yaml", API_KEY)
-    error = (
-        "refusing to overwrite CM.yaml (--output): it is not an EU list (a JSON array); "
-        "name another file, or move it away"
-    )
-    assert_refused(run_cli, argv, configmap, fake_ngc, error)
+    assert_detect_eu_refuses(run_cli, fake_ngc, configmap)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +101,34 @@ def test_report_and_record_do_not_replace_a_python_file(
     )
     assert_refused(run_cli, argv, python_file, fake_ngc, error)
     assert not (python_file.parent / "generated").exists()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("GITHUB_OUTPUT", "--output", "CM.yaml"),
+        ("GITHUB_STEP_SUMMARY", "--report", "CM.report.md"),
+        ("GITHUB_OUTPUT", "--eu-restricted", "eu.json"),
+    ],
+)
+def test_the_runner_files_are_no_file_of_the_run(
+    run_cli: Run,
+    fake_ngc: FakeNgc,
+    configmap: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[str, str, str],
+) -> None:
+    """Appending `added=0` or the report to the ConfigMap (or any file the run uses) would
+    break it: refused before any request, like two options naming one file."""
+    variable, option, name = case
+    configmap.with_name("eu.json").write_text("[]\n", encoding="utf-8")
+    configmap.with_name("CM.report.md").write_text("## NIM model metadata\n", encoding="utf-8")
+    kept = configmap.with_name(name)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv(variable, name)
+    argv = ("run", "--api-url", fake_ngc.url, "--output", "CM.yaml", "--eu-restricted", "eu.json")
+    error = f"${variable} and {option} name the same file, {name}"
+    assert_refused(run_cli, (*argv, API_KEY), kept, fake_ngc, error)
 
 
 # --------------------------------------------------------------------------- other paths to it
@@ -221,6 +253,80 @@ def test_mirror_configmap_does_not_replace_a_mirror_list(run_cli: Run, configmap
         "name another file, or move it away"
     )
     assert_refused(run_cli, ("mirror-configmap", *argv), configmap.with_name("list"), None, error)
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [("my-app", ()), ("nim-models-data", ()), ("nim-models-data", ("--name", "other"))],
+)
+def test_mirror_configmap_does_not_replace_a_configmap_of_another_name(
+    run_cli: Run, configmap: Path, name: str, argv: tuple[str, ...]
+) -> None:
+    """Like generate and run: a ConfigMap is the command's to replace only under its --name."""
+    kept = configmap.with_name("app.yaml")
+    kept.write_text(render_configmap(real_shaped_entries(), name=name), encoding="utf-8")
+    args = ("CM.yaml", "--registry", UNREACHABLE_REGISTRY, "--output", "app.yaml", *argv)
+    wanted = argv[-1] if argv else "nim-models-data-mirror"
+    error = (
+        f"refusing to overwrite app.yaml: it is not a {wanted} ConfigMap "
+        "(name another --output, or move the file away)"
+    )
+    assert_refused(run_cli, ("mirror-configmap", *args), kept, None, error)
+
+
+@pytest.mark.parametrize("command", ["generate", "run"])
+def test_a_stream_holding_the_configmap_and_more_is_refused(
+    run_cli: Run, fake_ngc: FakeNgc, configmap: Path, command: str
+) -> None:
+    """Our ConfigMap (header and name) followed by another resource: replacing the file would
+    drop the other one."""
+    secret = "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: kept\n"
+    bundle = configmap.with_name("bundle.yaml")
+    bundle.write_text(configmap.read_text(encoding="utf-8") + secret, encoding="utf-8")
+    argv = (command, "--api-url", fake_ngc.url, "--output", "bundle.yaml", API_KEY)
+    error = (
+        "refusing to overwrite bundle.yaml: it is not a nim-models-data ConfigMap "
+        "(name another --output, or move the file away)"
+    )
+    assert_refused(run_cli, argv, bundle, fake_ngc, error)
+
+
+@pytest.mark.parametrize(
+    "content", ['["keep", "me"]\n', '[\n  {"id": 1, "user": "me"}\n]\n', "[1]"]
+)
+def test_detect_eu_does_not_replace_another_json_array(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, content: str
+) -> None:
+    kept = workdir / "list.json"
+    kept.write_text(content, encoding="utf-8")
+    assert_detect_eu_refuses(run_cli, fake_ngc, kept)
+
+
+@pytest.mark.parametrize(
+    "content", ["[]", " [ ]\n", '[{"resourceId": "nim/meta/a", "name": "a"}]', "\ufeff[\n]"]
+)
+def test_detect_eu_replaces_an_eu_list_however_laid_out(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, content: str
+) -> None:
+    (workdir / "list.json").write_text(content, encoding="utf-8")
+    result = run_cli("detect-eu", "--api-url", fake_ngc.url, "--output", "list.json", API_KEY)
+    assert result.code == 0, result.err
+
+
+@pytest.mark.parametrize("marker_at", ["head", "further in"])
+def test_record_does_not_replace_a_file_quoting_the_snapshot_marker(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, marker_at: str
+) -> None:
+    """A test or a page of docs that shows a snapshot is no snapshot."""
+    filler = "x = 1\n" * (1000 if marker_at == "further in" else 0)
+    kept = workdir / "test_snapshot.py"
+    kept.write_text(f"{filler}SNAPSHOT = '''{{\n \"format\": \"nim-build-snapshot/1\"\n}}'''\n")
+    argv = ("generate", "--api-url", fake_ngc.url, "--record", kept.name, API_KEY)
+    error = (
+        f"refusing to overwrite {kept.name} (--record): it is not a nim-build snapshot; "
+        "name another file, or move it away"
+    )
+    assert_refused(run_cli, argv, kept, fake_ngc, error)
 
 
 def test_a_link_to_its_own_output_is_written_through(

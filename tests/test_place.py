@@ -423,6 +423,21 @@ def test_another_file_at_the_path_is_not_replaced(
     assert "refusing to overwrite config/manager/manager.yaml" in result.error
 
 
+@pytest.mark.parametrize("runner_file", ["cm.yaml", f"repo/{PLACED}"])
+def test_the_runner_files_are_none_of_its_files(
+    tree: Path, workdir: Path, place: Callable[..., CliResult], runner_file: str
+) -> None:
+    """$GITHUB_OUTPUT appended to the ConfigMap it reads or places would break it."""
+    (workdir / runner_file).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / runner_file).touch()
+    before = _files(workdir)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(workdir / runner_file)}
+    result = place("--path", PLACED, *WIRED, env=env)
+    assert result.code == 2
+    assert result.error.startswith("nim-build: error: $GITHUB_OUTPUT and ")
+    assert _files(workdir) == before
+
+
 # --------------------------------------------------------------------------- the round trip
 
 

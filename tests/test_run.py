@@ -60,6 +60,19 @@ def test_field_change_reported(run_cli: Run, fake_ngc: FakeNgc, workdir: Path) -
     assert "1.6.0" in read_entries(OUTPUT)["bge-large-zh-v1-5"]["tags"]
 
 
+def test_a_change_of_metadata_alone_is_said_in_the_report(
+    run_cli: Run, fake_ngc: FakeNgc, workdir: Path, actions: tuple[Path, Path]
+) -> None:
+    """The file changes (a pull request opens) though no model does: the report says why."""
+    assert run(run_cli, fake_ngc, "--namespace", "odh", "--label", "team=ai").code == 0
+    result = run(run_cli, fake_ngc)
+    assert result.code == 0, result.err
+    assert github_outputs(actions[0])["changed"] == "true"
+    report = REPORT.read_text(encoding="utf-8")
+    assert "No changes" in report
+    assert "No model changed, but the ConfigMap did: its metadata" in report
+
+
 def test_removal_guard_refuses_mass_deletion(
     run_cli: Run, make_fake_ngc: Callable[..., FakeNgc], workdir: Path
 ) -> None:

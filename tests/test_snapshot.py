@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -312,3 +313,51 @@ def test_the_snapshot_is_written_atomically(run_cli: Run, recorded: FakeNgc, wor
     assert (workdir / "link.json").is_symlink()
     assert b"9.9.9" in (workdir / "snap.json").read_bytes()
     assert leftovers(workdir) == []
+
+
+# A fake NGC of its own process (this one's GIL would pace the answers, and so the peak):
+# `models` answers, each padded with ~1 MB holding one astral-plane character.
+_PADDED_NGC = """
+import sys, time
+from tests.fake_ngc import FakeNgc, synthetic_models
+models = synthetic_models(int(sys.argv[1]), seed=15)
+padding = "\\U000e0041" + "x" * (900 << 10)  # a tag character; under the 1 MiB answer cap
+for model in models:
+    model.extras = {"padding": padding}
+with FakeNgc(models) as fake:
+    print(fake.url, flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+def test_recording_padded_answers_keeps_rss_far_under_the_task_limit(tmp_path: Path) -> None:
+    """600 answers of ~1 MB holding an astral-plane character (4 bytes a character once
+    decoded), 64 at a time. Live memory stays near 100 MiB; RSS did too only once freed answers
+    went back to the system (nim_build/http/heap.py): before, each thread's heap kept its
+    high-water mark (300-900 MiB here; 490 MiB at the default --concurrency 16)."""
+    root = Path(__file__).resolve().parents[1]
+    with subprocess.Popen(
+        [sys.executable, "-c", _PADDED_NGC, "600"],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        assert server.stdout is not None and server.stdin is not None
+        url = server.stdout.readline().strip()
+        argv = ["generate", "-q", "--concurrency", "64", "--api-url", url, "--record", "s.json"]
+        with subprocess.Popen(
+            [sys.executable, "-m", "nim_build", *argv],
+            env={**os.environ, "NGC_API_KEY": API_KEY},
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as child:
+            assert child.stderr is not None
+            err = child.stderr.read()
+            _, status, usage = os.wait4(child.pid, 0)  # before Popen reaps it: its peak RSS
+            child.returncode = os.waitstatus_to_exitcode(status)
+        server.stdin.close()
+    assert child.returncode == 0, err
+    assert (tmp_path / "s.json").stat().st_size < 1 << 20
+    assert usage.ru_maxrss < 256 * 1024  # KiB: half the Task's 512 MiB

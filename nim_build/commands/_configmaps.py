@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from nim_build.errors import UsageError
 from nim_build.inputs import read_text
@@ -40,8 +41,8 @@ def _looks_like_configmap(head: str) -> bool:
     return bool(_KIND_CONFIGMAP.search(body)) and not _DOCUMENT_START.search(body)
 
 
-# What generate, run and mirror-configmap may replace (generate and run then read it whole:
-# a ConfigMap named otherwise is refused there, see read_previous).
+# What generate, run and mirror-configmap may replace (each then reads it whole: a ConfigMap
+# named otherwise is refused there, see configmap_to_replace).
 CONFIGMAP_OUTPUT = OutputKind("a ConfigMap", _looks_like_configmap)
 
 
@@ -78,6 +79,16 @@ def read_configmap(path: Path) -> ConfigMapData:
     return _checked(input_name(path), read_input(path))
 
 
+def _several_documents(yaml: Any, text: str) -> bool:
+    """True when `text` is a YAML stream of more than one document with content."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return sum(1 for document in yaml.load_all(text) if document is not None) > 1
+    except (YAMLError, RecursionError):
+        return False
+
+
 def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
     """ "nothing" (empty, comments only), "ours" (a ConfigMap of that name, even a broken
     one: `validate` says why) or "other"."""
@@ -86,11 +97,14 @@ def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
 
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True
+    deep = nested_too_deeply(text)  # the C parser would overflow its stack: never parsed
     try:
-        if nested_too_deeply(text):
+        if deep:
             raise YAMLError("nested too deeply")
         document = yaml.load(text)
     except (YAMLError, RecursionError):
+        if not deep and _several_documents(yaml, text):  # ours and more: not ours to replace
+            return "other"
         # Unparsable, but e.g. ours with merge conflict markers: the name gives it away.
         return "ours" if f"name: {name}" in text else "other"
     if document is None:
@@ -98,19 +112,15 @@ def what_it_holds(text: str, name: str = CONFIGMAP_NAME) -> str:
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
         return "other"
     metadata = document.get("metadata")
-    found = metadata.get("name", CONFIGMAP_NAME) if isinstance(metadata, dict) else CONFIGMAP_NAME
+    # Nameless: a broken one of ours, whichever name the run writes (validate says why).
+    found = metadata.get("name", name) if isinstance(metadata, dict) else name
     return "ours" if found == name else "other"
 
 
-def read_previous(
-    output: Path, *, strict: bool, name: str = CONFIGMAP_NAME
-) -> ConfigMapData | None:
-    """The ConfigMap currently at `output`: None when there is none (or nothing in it).
-
-    A file holding anything else is refused: generate and run would overwrite it. A broken
-    nim-models-data ConfigMap fails strict callers (run diffs against it); generate only needs
-    it to carry over 451 answers, so it warns and replaces it.
-    """
+def configmap_to_replace(output: Path, name: str) -> str | None:
+    """The text of the ConfigMap named `name` at `output`, which a run may replace; None when
+    there is none (or nothing in it). A file holding anything else, a ConfigMap of another name
+    too, is refused: it is not this run's to overwrite."""
     if not output.exists():
         return None
     text = read_text(output)
@@ -122,6 +132,21 @@ def read_previous(
             f"refusing to overwrite {output}: it is not a {name} ConfigMap "
             "(name another --output, or move the file away)"
         )
+    return text
+
+
+def read_previous(
+    output: Path, *, strict: bool, name: str = CONFIGMAP_NAME
+) -> ConfigMapData | None:
+    """The ConfigMap currently at `output`: None when there is none (or nothing in it).
+
+    A file holding anything else is refused: generate and run would overwrite it. A broken
+    nim-models-data ConfigMap fails strict callers (run diffs against it); generate only needs
+    it to carry over 451 answers, so it warns and replaces it.
+    """
+    text = configmap_to_replace(output, name)
+    if text is None:
+        return None
     try:
         return _checked(str(output), text)
     except ConfigMapError as error:

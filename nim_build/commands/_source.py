@@ -48,13 +48,15 @@ KEY_ARGUMENT_WARNING = (
 MAX_CONCURRENCY = 64  # the fastest measured (docs/benchmarks.md); more threads invite 429s
 MAX_ATTEMPTS = 20
 MAX_TIMEOUT = 3600.0  # seconds; far beyond any real answer, well inside what sockets accept
-# What --record may replace: a snapshot, marked in its second line (further in, in the sorted
-# layout of earlier versions, up to the largest snapshot a replay reads).
+# What --record may replace: a snapshot, a JSON object marked in its second line (further in,
+# in the sorted layout of earlier versions, up to the largest snapshot a replay reads). A file
+# that only quotes the marker (a test, these docs) is not one.
 SNAPSHOT_OUTPUT = OutputKind(
     "a nim-build snapshot",
-    lambda head: FORMAT_FIELD in head,
+    lambda head: head.lstrip().startswith("{") and FORMAT_FIELD in head,
     marker=FORMAT_FIELD.encode(),
     scan_limit=4 * MAX_INPUT_CHARS,
+    opens_with="{",
 )
 
 
@@ -211,6 +213,8 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
         raise UsageError("--record records a live run; it cannot be combined with a replay")
     if args.record:
         check_output(args.record, "--record", kind=SNAPSHOT_OUTPUT, inputs=inputs_of(args))
+    if args.api_key:  # in `ps` and the history already, whether a replay uses it or not
+        log.warning(KEY_ARGUMENT_WARNING)
     source: NgcSource
     if args.demo:
         source = SnapshotSource(demo_snapshot_path())
@@ -219,8 +223,6 @@ def open_source(args: argparse.Namespace) -> Iterator[NgcSource]:
     else:
         url = live_api_url(args)
         key = load_api_key(args.api_key, args.api_key_file)
-        if args.api_key:
-            log.warning(KEY_ARGUMENT_WARNING)
         from nim_build.ngc.live import LiveSource, RetryPolicy  # requests: only to send
 
         policy = RetryPolicy(attempts=args.attempts, timeout=args.timeout)

@@ -7,13 +7,15 @@ A command says which of its arguments take `-` (`STDIO_ARGUMENTS`, argument dest
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from nim_build.errors import InputFileError
+from nim_build.errors import InputFileError, OutputError
 from nim_build.inputs import MAX_INPUT_CHARS, read_text
 
 STDIO = "-"
@@ -53,6 +55,22 @@ def read_input(path: Path) -> str:
     if len(text) > MAX_INPUT_CHARS:
         raise InputFileError(f"stdin: larger than {MAX_INPUT_CHARS >> 20} Mi characters")
     return text
+
+
+def write_stdout(text: str) -> None:
+    """`text` to stdout, flushed; OutputError (one line, no traceback) when stdout is closed,
+    full (/dev/full) or its reader has gone (`| head`)."""
+    stream = sys.stdout
+    if stream is None:
+        raise OutputError("stdout: cannot write: it is closed")
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError as error:
+        # What is still buffered would fail again when the interpreter flushes it at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        raise OutputError(f"stdout: cannot write: {error.strerror}") from error
 
 
 def _name(action: argparse.Action) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 from nim_build.atomic import write_atomically
@@ -26,8 +27,12 @@ from ._source import (
 
 log = logging.getLogger("nim_build")
 EU_LIST_NAME = "nim_eu_restricted.json"
-# What --output may replace: an EU list, a JSON array (steps/eu.py's render_eu_list).
-EU_LIST_OUTPUT = OutputKind("an EU list (a JSON array)", lambda head: head.lstrip().startswith("["))
+# What --output may replace: an EU list (steps/eu.py's render_eu_list), a JSON array that is
+# empty or opens with an entry's field: not any array (a list of numbers, of users, ...).
+_EU_LIST_START = re.compile(r'\s*\[\s*(\]|\{\s*"(name|resourceId|org|team)"\s*:)')
+EU_LIST_OUTPUT = OutputKind(
+    "an EU list (a JSON array of models)", lambda head: bool(_EU_LIST_START.match(head))
+)
 
 
 class ProbeFailed(NimBuildError):

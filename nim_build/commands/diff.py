@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from nim_build.models import ModelEntry
@@ -13,6 +12,7 @@ from nim_build.steps.diff import diff
 from nim_build.steps.report import render_markdown
 
 from ._configmaps import read_configmap
+from ._stdio import write_stdout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         text = escape_json_text(redact(text))
     else:
         text = render_markdown(changes, new)
-    sys.stdout.write(text)
+    write_stdout(text)
     return 1 if args.exit_code and not changes.is_empty else 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,7 +14,7 @@ from nim_build.errors import InputFileError, NimBuildError, itemize
 from nim_build.inputs import read_text
 from nim_build.models import Catalog, ConfigMapData, EuRestriction, ModelEntry, ModelFailure
 from nim_build.ngc.source import NgcSource
-from nim_build.outputs import check_distinct
+from nim_build.outputs import HEAD_BYTES, check_distinct
 from nim_build.progress import StepTimes
 from nim_build.resources import demo_eu_list_path
 from nim_build.safe_text import REDACTED
@@ -39,7 +38,7 @@ from ._source import (
     save_recording,
     written_or_read,
 )
-from ._stdio import STDIO, is_stdio, output_name
+from ._stdio import STDIO, is_stdio, output_name, write_stdout
 
 log = logging.getLogger("nim_build")
 CONFIGMAP_NAME = "nim-models-data.yaml"
@@ -114,6 +113,8 @@ def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
         text = read_text(path)
         if what_it_holds(text) == "ours":
             raise InputFileError(f"{path}: a nim-models-data ConfigMap, not an EU list")
+        if CONFIGMAP_OUTPUT.recognise(text[:HEAD_BYTES]):  # any other (--name, another app's)
+            raise InputFileError(f"{path}: a ConfigMap, not an EU list")
         # Structure errors fail in read_eu_list; the rest (order, consistency) `validate`
         # would refuse, but the list still says which models are restricted: warn, go on.
         eu_list = read_eu_list(path)
@@ -264,8 +265,7 @@ def _write(output: Path, text: str) -> bool:
     """The ConfigMap to its file (atomically; False: unchanged) or to stdout (`-`)."""
     if not is_stdio(output):
         return write_atomically(output, text)
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    write_stdout(text)
     return True
 
 

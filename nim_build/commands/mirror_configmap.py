@@ -20,7 +20,7 @@ from nim_build.steps.pool import map_bounded
 from nim_build.steps.validate import ValidationFailed
 from nim_build.wording import plural
 
-from ._configmaps import CONFIGMAP_OUTPUT
+from ._configmaps import CONFIGMAP_OUTPUT, configmap_to_replace
 from ._metadata import add_metadata_arguments, labels
 from ._source import add_request_arguments
 from ._stdio import input_name
@@ -83,6 +83,8 @@ def _credentials(args: argparse.Namespace) -> Credentials | None:
 
 def run(args: argparse.Namespace) -> int:
     output = checked_output(args, CONFIGMAP_OUTPUT)  # before the first request
+    if output is not None:
+        configmap_to_replace(output, args.name)  # a ConfigMap of another name is not ours
     # Never the operator's opendatahub.io labels: only what --label asks for.
     chosen_labels = configmap_labels(args.name, labels(args, shipped=False), shipped=False)
     times = StepTimes()

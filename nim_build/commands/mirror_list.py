@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from nim_build.atomic import write_atomically
@@ -23,7 +22,7 @@ from nim_build.steps.mirror import (
 from nim_build.wording import plural
 
 from ._configmaps import read_configmap
-from ._stdio import input_name, is_stdio
+from ._stdio import input_name, is_stdio, write_stdout
 
 log = logging.getLogger("nim_build")
 # What --output may replace: a mirror list in any format, named so in its first line.
@@ -122,7 +121,7 @@ def checked_output(args: argparse.Namespace, kind: OutputKind) -> Path | None:
 def emit(text: str, output: Path | None) -> str:
     """`text` to stdout, or atomically to `output`; says where it went."""
     if output is None:
-        sys.stdout.write(text)
+        write_stdout(text)
         return "stdout"
     written = write_atomically(output, text)
     return f"{output}" if written else f"{output} (unchanged)"

@@ -71,7 +71,8 @@ def _outputs(deploys: bool, namespace: str, placement: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.expect_namespace is not None and args.render is None:
         raise UsageError("--expect-namespace needs --render (the overlay that sets it)")
-    github.check_files()
+    # Appending step outputs to the ConfigMap read or placed would break it.
+    github.check_files({"CONFIGMAP": args.configmap, "--path": args.repo / args.path})
     read_configmap(args.configmap)  # a ConfigMap that fails `validate` is never placed
     from nim_build.steps.place import Request, place  # ruamel, kubectl: not for --help
 

@@ -23,6 +23,7 @@ from ._configmaps import CONFIGMAP_OUTPUT, read_previous
 from ._metadata import labels
 from ._source import (
     annotation_text,
+    default_path,
     inputs_of,
     int_between,
     open_source,
@@ -94,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _report_path(args: argparse.Namespace, output: Path) -> Path:
     """--report, else next to the output (whose folder was checked); before any request."""
     report: Path | None = args.report
-    path = report or output.with_name(f"{output.stem}.report.md")
+    path = report or _default_report(output)
     check_output(
         path, "--report", create_folders=report is None, kind=REPORT_OUTPUT, inputs=inputs_of(args)
     )
@@ -102,8 +103,20 @@ def _report_path(args: argparse.Namespace, output: Path) -> Path:
     return path
 
 
+def _default_report(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.report.md")
+
+
 def run(args: argparse.Namespace) -> int:
-    github.check_files()
+    output = default_path(args, args.output, CONFIGMAP_NAME)
+    github.check_files(
+        {
+            "--output": output,
+            "--report": args.report or _default_report(output),
+            **inputs_of(args),
+            **written_or_read(args),
+        }
+    )
     try:
         labels(args, shipped=args.name == SHIPPED_NAME)  # a bad --label: before any request
         output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
@@ -211,6 +224,11 @@ def _run(args: argparse.Namespace, output: Path, report_path: Path) -> RunOutcom
         try:
             with times.step("write"):
                 written = write_atomically(output, generated.text)
+            if written and previous is not None and changes.is_empty:
+                notes.append(
+                    "No model changed, but the ConfigMap did: its metadata (namespace, labels) "
+                    "or its layout differs from the previous one."
+                )
         except OutputError as error:
             notes.insert(0, f"**Not written:** {escape(str(error))}")
             _publish_why(report_path, render_markdown(changes, new_entries, notes=notes))

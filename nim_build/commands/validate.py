@@ -36,7 +36,7 @@ def _report(path: Path, quiet: bool) -> bool:
     for problem in checked.problems:
         print(safe_line(f"{name}: {problem}"), file=sys.stderr)
     if checked.problems:
-        print(f"{name}: {plural(len(checked.problems), 'problem')}", file=sys.stderr)
+        print(safe_line(f"{name}: {plural(len(checked.problems), 'problem')}"), file=sys.stderr)
         return False
     if not quiet:
         what = "restricted models" if checked.kind == "EU list" else "models"

@@ -42,6 +42,7 @@ from .errors import (
     TransportFailed,
     is_retryable,
 )
+from .heap import keep_large_blocks_on_mmap
 from .inflight import Attempt, InFlight, TrackingAdapter
 from .limits import HttpLimits, MiB
 from .retry import (
@@ -94,6 +95,7 @@ class BoundedClient:
         headers: Mapping[str, str] | None = None,
         counter: AttemptCounter | None = None,
     ) -> None:
+        keep_large_blocks_on_mmap()  # freed answers leave RSS (see heap.py)
         self.limits = limits
         self.counter: AttemptCounter = counter or NoCounter()
         self.cancelled = threading.Event()
