@@ -274,6 +274,19 @@ def test_bad_registry_is_a_one_line_usage_error(
         assert "Traceback" not in result.err
 
 
+def test_a_password_in_registry_is_refused_unshown(run_cli: Run, tmp_path: Path) -> None:
+    configmap = configmap_file(tmp_path)
+    registry = "user:s3cret-passw0rd@mirror.example.com/x"
+    for command in (["mirror-list", "--format", "mapping"], ["mirror-configmap"]):
+        result = run_cli(*command, str(configmap), "--registry", registry)
+        assert result.code == 2
+        assert result.error == (
+            "nim-build: error: argument --registry: '***@mirror.example.com/x': a registry "
+            "takes no user name or password (use --authfile)"
+        )
+        assert "s3cret" not in result.err
+
+
 def test_mirror_list_errors_name_the_pattern_or_file(run_cli: Run, tmp_path: Path) -> None:
     configmap = configmap_file(tmp_path)
     base = ["mirror-list", "--registry", "mirror", "--format", "mapping"]

@@ -20,6 +20,12 @@ class RegistryLocation:
     @classmethod
     def parse(cls, text: str) -> RegistryLocation:
         """`host[:port][/path]`, path components lowercase; ValueError saying what is wrong."""
+        if "@" in text.partition("/")[0]:
+            # Never echoed: it would be a password. Credentials come from the auth file.
+            shown = "***@" + text.rpartition("@")[2]
+            raise ValueError(
+                f"{shown!r}: a registry takes no user name or password (use --authfile)"
+            )
         match = _LOCATION.fullmatch(text.strip().rstrip("/"))
         if not match:
             raise ValueError(
