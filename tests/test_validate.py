@@ -443,3 +443,30 @@ def test_validate_command_on_a_lone_surrogate(
     assert result.code == 1
     assert f"{path}: a: $.tags[0]: holds a lone surrogate" in result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        render_configmap([make_entry("a"), make_entry("b")]),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: '1', b: \"x\"}\n",
+        "apiVersion: v1\ndata:\n  a: 1\n  b: 'x'\nkind: ConfigMap\n",  # an int value
+        "data:\n  true: x\n  'yes': y\n",  # a bool key
+        "data:\n  a: !!binary aGk=\n",  # a tagged value
+        "data:\n  a: x\n  a: y\nkind: ConfigMap\n",  # a repeated key: the last one
+        "data: [a, b]\n",
+        "data:\n  a: x\ndata:\n  b: y\n",  # a repeated section
+        "data: null\nkind: ConfigMap\n",
+        "- data\n",
+    ],
+)
+def test_the_data_shortcut_builds_what_the_constructor_builds(text: str) -> None:
+    """A data section of plain strings is read from the nodes, not constructed: the same
+    document either way (validate's fast path for large ConfigMaps)."""
+    from nim_build.steps.validate.configmap import _compose, _construct
+
+    yaml = YAML(typ="safe")
+    yaml.allow_duplicate_keys = True
+    root = _compose(text)
+    assert root is not None
+    assert _construct(root) == yaml.constructor.construct_document(_compose(text))

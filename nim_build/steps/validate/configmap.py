@@ -29,10 +29,51 @@ def _compose(text: str) -> Node | None:
     return YAML(typ="safe").compose(text)  # type: ignore[no-any-return]
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _construct(root: Node) -> Any:
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True  # already reported by _structure_problems
-    return yaml.constructor.construct_document(root)
+    data = _plain_data(root)
+    if data is None:
+        return yaml.constructor.construct_document(root)
+    # The data section holds only plain strings (the usual case): its scalars are already
+    # what the constructor would make of them, so only the envelope goes through it.
+    envelope = MappingNode(root.tag, [pair for pair in root.value if pair[1] is not data])
+    document = yaml.constructor.construct_document(envelope)
+    section = {key.value: value.value for key, value in data.value}
+    if len(section) != len(data.value):  # a repeated key (reported): the first, as constructed
+        section = {}
+        for key, value in data.value:
+            section.setdefault(key.value, value.value)
+    document["data"] = section
+    return document
+
+
+def _plain_data(root: Node) -> MappingNode | None:
+    """The top-level `data` mapping when every key and value in it is a string scalar."""
+    if not isinstance(root, MappingNode) or root.tag != "tag:yaml.org,2002:map":
+        return None
+    found = [
+        value
+        for key, value in root.value
+        if isinstance(key, ScalarNode) and key.tag == _STR and key.value == "data"
+    ]
+    if len(found) != 1 or not isinstance(found[0], MappingNode):
+        return None
+    data = found[0]
+    if data.tag != "tag:yaml.org,2002:map":
+        return None
+    for key, value in data.value:
+        if not (
+            isinstance(key, ScalarNode)
+            and isinstance(value, ScalarNode)
+            and key.tag == _STR
+            and value.tag == _STR
+        ):
+            return None
+    return data
 
 
 def _line(node: Node) -> int:
