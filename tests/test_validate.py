@@ -470,3 +470,30 @@ def test_the_data_shortcut_builds_what_the_constructor_builds(text: str) -> None
     root = _compose(text)
     assert root is not None
     assert _construct(root) == yaml.constructor.construct_document(_compose(text))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"a": 1, "b": ["x"]}',
+        '{"a": 1, "a": 2}',  # repeated: reported
+        '{"a": {}}',  # nested objects take the general way
+        '{"a": {"b": 1, "b": 2}}',
+        '{"a": "{"}',
+        '  {"a": [1, {"b": 1}]}',
+        '[{"a": 1, "a": 2}]',
+        "{}",
+        '"{"',
+    ],
+)
+def test_decoding_one_flat_object_is_the_general_decoding(value: str) -> None:
+    from nim_build.steps.validate.rules import decode_json
+
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        repeated.extend(key for index, key in enumerate(keys) if key in keys[:index])
+        return dict(items)
+
+    assert decode_json(value) == (json.loads(value, object_pairs_hook=pairs), repeated)

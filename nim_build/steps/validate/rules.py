@@ -165,8 +165,19 @@ def validate_entries(entries: Iterable[ModelEntry]) -> tuple[Problem, ...]:
     return tuple(problems)
 
 
+# Objects as lists of (key, value) pairs, built in C: no Python call per object.
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=list)
+
+
 def decode_json(value: str) -> tuple[Any, list[str]]:
     """JSON value and the keys it repeats (json.loads would silently keep the last)."""
+    if value.count("{") == 1 and value.lstrip().startswith("{"):
+        # One object with nothing nested in it (a model entry, the usual case): its pairs,
+        # and a repeated key is a shorter dict. Anything else takes the general way below.
+        flat = _PAIRS_DECODER.decode(value)
+        result = dict(flat)
+        if len(result) == len(flat):
+            return result, []
     repeated: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
