@@ -12,15 +12,7 @@ from nim_build.inputs import read_text
 from nim_build.kustomize import RENDER_TIMEOUT
 from nim_build.safe_text import escape_controls
 
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} s: give more than 0 and at most 3600")
-    return value
+from ._source import timeout_seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--render-timeout",
-        type=_seconds,
+        type=timeout_seconds,
         default=RENDER_TIMEOUT,
         metavar="SECONDS",
         help=f"stop kubectl kustomize after this long (default {RENDER_TIMEOUT:g})",
