@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from nim_build.errors import InputFileError
 
@@ -18,15 +18,23 @@ def read_text(path: Path) -> str:
     try:
         # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text.
         with path.open(encoding="utf-8-sig") as stream:
-            text = stream.read(MAX_INPUT_CHARS + 1)
+            return read_stream(stream, str(path))
     except FileNotFoundError as error:
         raise InputFileError(f"{path}: no such file") from error
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"{path}: not UTF-8 text ({error.reason})") from error
     except OSError as error:
         raise InputFileError(f"{path}: cannot read: {error.strerror}") from error
+
+
+def read_stream(stream: TextIO, name: str) -> str:
+    """An open text stream's text, up to MAX_INPUT_CHARS; InputFileError naming `name`."""
+    try:
+        text = stream.read(MAX_INPUT_CHARS + 1)
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{name}: not UTF-8 text ({error.reason})") from error
+    except OSError as error:
+        raise InputFileError(f"{name}: cannot read: {error.strerror}") from error
     if len(text) > MAX_INPUT_CHARS:
-        raise InputFileError(f"{path}: larger than {MAX_INPUT_CHARS >> 20} Mi characters")
+        raise InputFileError(f"{name}: larger than {MAX_INPUT_CHARS >> 20} Mi characters")
     return text
 
 

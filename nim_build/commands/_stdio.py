@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from nim_build.errors import InputFileError, OutputError
-from nim_build.inputs import MAX_INPUT_CHARS, read_text
+from nim_build.errors import OutputError
+from nim_build.inputs import read_stream, read_text
 
 STDIO = "-"
 Direction = Literal["in", "out"]
@@ -45,16 +45,9 @@ def read_input(path: Path) -> str:
     # utf-8-sig, like files: a byte-order mark is not part of the text.
     stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
     try:
-        text = stream.read(MAX_INPUT_CHARS + 1)
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"stdin: not UTF-8 text ({error.reason})") from error
-    except OSError as error:
-        raise InputFileError(f"stdin: cannot read: {error.strerror}") from error
+        return read_stream(stream, "stdin")
     finally:
         stream.detach()  # sys.stdin stays usable (and open) for whoever reads it next
-    if len(text) > MAX_INPUT_CHARS:
-        raise InputFileError(f"stdin: larger than {MAX_INPUT_CHARS >> 20} Mi characters")
-    return text
 
 
 def write_stdout(text: str) -> None:
