@@ -56,11 +56,15 @@ def parse_json(data: str | bytes) -> Any:
 
 def read_json(path: Path) -> Any:
     """A JSON file's document; InputFileError naming the file when it is missing or malformed."""
-    text = read_text(path)
+    return json_document(read_text(path), str(path))
+
+
+def json_document(text: str, source: str) -> Any:
+    """`read_json` for text already read from `source` (which the error names)."""
     try:
         return parse_json(text)
     except ValueError as error:
-        raise InputFileError(f"{path}: not valid JSON: {error}") from error
+        raise InputFileError(f"{source}: not valid JSON: {error}") from error
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:

@@ -21,7 +21,7 @@ from nim_build.safe_text import REDACTED
 from nim_build.steps.catalog import ensure_unique_names
 from nim_build.steps.configmap import CONFIGMAP_NAME as SHIPPED_NAME
 from nim_build.steps.configmap import SizeBudget, configmap_data, configmap_labels, render_data
-from nim_build.steps.eu import read_eu_list
+from nim_build.steps.eu import parse_eu_list
 from nim_build.steps.metadata import MetadataFetch
 from nim_build.steps.validate import ValidationFailed, validate_entries, validate_eu_list_text
 from nim_build.wording import plural
@@ -111,13 +111,14 @@ def load_eu_list(args: argparse.Namespace) -> tuple[EuRestriction, ...]:
     option = "--eu-restricted " if args.eu_restricted is not None else ""
     try:
         text = read_text(path)
-        if what_it_holds(text) == "ours":
-            raise InputFileError(f"{path}: a nim-models-data ConfigMap, not an EU list")
-        if CONFIGMAP_OUTPUT.recognise(text[:HEAD_BYTES]):  # any other (--name, another app's)
-            raise InputFileError(f"{path}: a ConfigMap, not an EU list")
-        # Structure errors fail in read_eu_list; the rest (order, consistency) `validate`
+        # By its first lines: an EU list is not parsed as YAML (nor ruamel loaded) to know.
+        if CONFIGMAP_OUTPUT.recognise(text[:HEAD_BYTES]):
+            if what_it_holds(text) == "ours":
+                raise InputFileError(f"{path}: a nim-models-data ConfigMap, not an EU list")
+            raise InputFileError(f"{path}: a ConfigMap, not an EU list")  # --name, another app's
+        # Structure errors fail in parse_eu_list; the rest (order, consistency) `validate`
         # would refuse, but the list still says which models are restricted: warn, go on.
-        eu_list = read_eu_list(path)
+        eu_list = parse_eu_list(text, str(path))
     except InputFileError as error:
         raise InputFileError(f"{option}{error}") from error
     for problem in validate_eu_list_text(text, str(path)):

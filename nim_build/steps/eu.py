@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nim_build.errors import InputFileError
-from nim_build.inputs import read_json
+from nim_build.inputs import json_document, read_text
 from nim_build.models import EuProbeResult, EuRestriction, ModelFailure, Resource
 from nim_build.ngc.source import NgcSource
 from nim_build.steps.pool import ask_repository, map_bounded
@@ -50,15 +50,20 @@ def render_eu_list(restricted: Sequence[EuRestriction]) -> str:
 
 def read_eu_list(path: Path) -> tuple[EuRestriction, ...]:
     """Parse an EU list file; raises InputFileError naming the file and entry."""
-    document = read_json(path)
+    return parse_eu_list(read_text(path), str(path))
+
+
+def parse_eu_list(text: str, source: str) -> tuple[EuRestriction, ...]:
+    """`read_eu_list` for text already read from `source` (which errors name)."""
+    document = json_document(text, source)
     if not isinstance(document, list):
-        raise InputFileError(f"{path}: EU list is not a JSON array")
+        raise InputFileError(f"{source}: EU list is not a JSON array")
     restrictions = []
     for index, item in enumerate(document):
         fields = ("name", "resourceId", "org", "team")
         if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
             raise InputFileError(
-                f"{path}: $[{index}] needs string fields name, resourceId, org, team"
+                f"{source}: $[{index}] needs string fields name, resourceId, org, team"
             )
         restrictions.append(
             EuRestriction(item["name"], item["resourceId"], item["org"], item["team"])
