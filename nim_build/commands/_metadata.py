@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from nim_build.errors import UsageError
-from nim_build.steps.configmap import MANAGED_LABEL
+from nim_build.steps.configmap import CONFIGMAP_NAME, MANAGED_LABEL
 
 _DNS_LABEL_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN_TEXT = rf"{_DNS_LABEL_TEXT}(\.{_DNS_LABEL_TEXT})*"
@@ -84,9 +84,12 @@ def add_metadata_arguments(parser: argparse.ArgumentParser, *, default_name: str
 OPERATOR_LABELS = "opendatahub.io/"  # the operator's label prefix
 
 
-def labels(args: argparse.Namespace, *, shipped: bool) -> dict[str, str]:
+def labels(args: argparse.Namespace, *, shipped: bool | None = None) -> dict[str, str]:
     """The --label pairs; one key given twice is refused rather than silently dropped, and a
-    custom ConfigMap (not `shipped`) may carry no opendatahub.io label: the operator's."""
+    custom ConfigMap (not `shipped`: by default, any --name but the shipped one) may carry no
+    opendatahub.io label: the operator's."""
+    if shipped is None:
+        shipped = args.name == CONFIGMAP_NAME
     chosen: dict[str, str] = {}
     for key, value in args.label:
         if not shipped and key.startswith(OPERATOR_LABELS):

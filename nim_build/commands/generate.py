@@ -239,7 +239,7 @@ def checked_configmap(
         data,
         name=args.name,
         namespace=args.namespace,
-        labels=configmap_labels(args.name, labels(args, shipped=args.name == SHIPPED_NAME)),
+        labels=configmap_labels(args.name, labels(args)),
     )
     if any(REDACTED in value for value in data.values()):
         # A value was redacted after it was checked: check the text itself, as written.
@@ -252,7 +252,7 @@ def checked_configmap(
 
 
 def run(args: argparse.Namespace) -> int:
-    labels(args, shipped=args.name == SHIPPED_NAME)  # a bad --label fails before any request
+    labels(args)  # a bad --label fails before any request
     if is_stdio(args.output):  # nothing on disk: no lock, no previous ConfigMap
         check_distinct(written_or_read(args))
         return _generate(args, Path(STDIO))

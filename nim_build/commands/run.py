@@ -13,7 +13,6 @@ from nim_build.atomic import output_lock, write_atomically
 from nim_build.errors import NimBuildError, OutputError, itemize
 from nim_build.outputs import OutputKind, check_distinct, check_output
 from nim_build.progress import StepTimes
-from nim_build.steps.configmap import CONFIGMAP_NAME as SHIPPED_NAME
 from nim_build.steps.diff import Diff, diff
 from nim_build.steps.report import TITLE, code, escape, render_failure, render_markdown
 from nim_build.steps.validate import ValidationFailed
@@ -118,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         }
     )
     try:
-        labels(args, shipped=args.name == SHIPPED_NAME)  # a bad --label: before any request
+        labels(args)  # a bad --label: before any request
         output = output_path(args, args.output, CONFIGMAP_NAME, CONFIGMAP_OUTPUT)
         report_path = _report_path(args, output)
         # One run at a time from reading the current file to writing the report about it.
