@@ -25,12 +25,6 @@ _ANY_KEY = re.compile(
     r"nvapi-(?:[A-Za-z0-9_~+/=-]|%[0-9A-Fa-f]{2}|\.(?=[A-Za-z0-9]))+", re.IGNORECASE
 )
 _MIN_LENGTH = 8  # a shorter secret (a registry password, a key body) could match ordinary words
-# C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates, and
-# what makes a line read otherwise than it is: bidi controls, zero-width and tag characters.
-_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
-    "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
-)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # What the Actions runner reads as a command at the start of a line (after blanks).
 _COMMAND_START = re.compile(r"\s*(?:::|##\[)")
@@ -105,8 +99,7 @@ def redact_json(value: Any) -> Any:
     return value
 
 
-def _visible(match: re.Match[str]) -> str:
-    char = match.group()
+def _visible(char: str) -> str:
     code = ord(char)
     if char in _NAMED:
         return _NAMED[char]
@@ -116,9 +109,12 @@ def _visible(match: re.Match[str]) -> str:
 
 
 def escape_controls(text: str) -> str:
-    """Control characters, line separators, lone surrogates and hidden characters (bidi
-    controls, zero-width and tag characters) as `\\n`, `\\x85`, `\\u202e`, `\\U000e0041`."""
-    return _CONTROL.sub(_visible, text)
+    """Every character Python calls non-printable as `\\n`, `\\x85`, `\\u202e`, `\\U000e0041`:
+    controls, line separators, lone surrogates and the hidden characters (bidi controls,
+    zero-width and tag characters), by the same rule as `escape_json_text`."""
+    if text.isprintable():  # the usual line: nothing to escape, no per-character loop
+        return text
+    return "".join(char if char.isprintable() else _visible(char) for char in text)
 
 
 def safe_line(text: str) -> str:
