@@ -44,7 +44,7 @@ from .errors import (
 )
 from .heap import keep_large_blocks_on_mmap
 from .inflight import Attempt, InFlight, TrackingAdapter
-from .limits import HttpLimits, MiB
+from .limits import HttpLimits, describe_size
 from .retry import (
     AttemptCounter,
     NoCounter,
@@ -191,7 +191,7 @@ class BoundedClient:
                 size += len(chunk)
                 if size > cap:
                     raise TooLarge(
-                        f"{method} {url}: answer larger than the {_size(cap)} cap (decoded)"
+                        f"{method} {url}: answer larger than the {describe_size(cap)} cap (decoded)"
                     )
                 body.write(chunk)
         except urllib3.exceptions.DecodeError as error:
@@ -369,7 +369,3 @@ def _tls_reason(error: requests.exceptions.SSLError) -> str:
 def user_agent() -> str:
     """`nim-build/<version>`, sent with every request."""
     return f"nim-build/{__version__}"  # not importlib.metadata: 20 ms at every start
-
-
-def _size(count: int) -> str:
-    return f"{count // MiB} MiB" if count % MiB == 0 else f"{count:,} bytes"

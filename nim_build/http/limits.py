@@ -8,6 +8,11 @@ from dataclasses import dataclass
 MiB = 1 << 20
 
 
+def describe_size(count: int) -> str:
+    """A byte bound for a message: `4 MiB`, or `1,234 bytes` when not whole mebibytes."""
+    return f"{count // MiB} MiB" if count % MiB == 0 else f"{count:,} bytes"
+
+
 @dataclass(frozen=True)
 class HttpLimits:
     """How long, how often and how much: every bound of a client, in one value."""

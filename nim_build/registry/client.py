@@ -24,6 +24,7 @@ from urllib.parse import SplitResult, urlencode, urljoin, urlsplit
 from requests.utils import parse_header_links
 
 from nim_build.http import HttpLimits, MiB, clear_frames
+from nim_build.http.limits import describe_size
 from nim_build.inputs import parse_json
 from nim_build.safe_text import clip, register_secret
 from nim_build.urls import split_url
@@ -213,7 +214,7 @@ class RegistryClient:
                 )
             size += len(reply.body)
             if size > bounds.bytes:
-                raise self._bound(where, f"{_size(bounds.bytes)} of tag pages")
+                raise self._bound(where, f"{describe_size(bounds.bytes)} of tag pages")
             # A page holds at most one tag per comma, plus one: a page that may pass the
             # bound is refused before parsing (json.loads takes ~16x a page of short tags).
             if read + reply.body.count(b",") + 1 > bounds.tags + _SLACK:
@@ -355,10 +356,6 @@ class RegistryClient:
                 f"{description}: {realm_parts.netloc} answered HTTP {reply.status}"
             )
         return _token_in(reply, description)
-
-
-def _size(count: int) -> str:
-    return f"{count >> 20} MiB" if count % MiB == 0 else f"{count:,} bytes"
 
 
 def _token_in(reply: Reply, description: str) -> str:
